@@ -1,0 +1,17 @@
+export { startKms } from './kms/server.ts'
+export type { KmsCall, KmsEndpoint, KmsFaults, KmsKey, StartKmsOptions } from './kms/types.ts'
+export { startTcpProxy } from './net/tcp-proxy.ts'
+export type { StartTcpProxyOptions, TcpProxy } from './net/types.ts'
+export { startPostgres } from './postgres/cluster.ts'
+export { startPgBouncer } from './postgres/pgbouncer.ts'
+export type { PgBouncer, StartPgBouncerOptions } from './postgres/pgbouncer.types.ts'
+export type {
+  ConnectionInfo,
+  PostgresCluster,
+  RoleSpec,
+  Session,
+  SessionFilter,
+  StartPostgresOptions,
+  TestDatabase,
+} from './postgres/types.ts'
+export { requireSystemBinary } from './system-binary.ts'
