@@ -1,7 +1,10 @@
 /** One call received by the KMS test endpoint. Never holds plaintext. */
 export interface KmsCall {
   operation: string
+  /** The KMS key the call concerned, resolved to its key id (for Decrypt without KeyId: the blob's key). */
   keyId: string | undefined
+  /** The KeyId exactly as the request sent it (alias, ARN or id); absent when the request had none. */
+  requestedKeyId?: string
   encryptionContext: Record<string, string> | undefined
   /** HTTP status answered, or 0 when the call was left unanswered (hang fault). */
   status: number
@@ -23,6 +26,10 @@ export interface StartKmsOptions {
   accountId?: string
   /** Keys to create at start, by alias ('alias/rdskit-dev'). */
   aliases?: string[]
+  /** Port to listen on; default 0 (a free port). Local dev servers may want a stable one. */
+  port?: number
+  /** Initial latency added to every call (ms); same as `faults.latency(ms)` right after start. */
+  latencyMs?: number
 }
 
 /** Faults applied to the next calls; each returns void and can be combined. */
