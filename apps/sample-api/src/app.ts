@@ -1,0 +1,110 @@
+import middy from '@middy/core'
+import httpCors from '@middy/http-cors'
+import httpErrorHandler from '@middy/http-error-handler'
+import httpHeaderNormalizer from '@middy/http-header-normalizer'
+import httpRouter from '@middy/http-router'
+import httpSecurityHeaders from '@middy/http-security-headers'
+import kmsEnv from '@rdskit/kms-env'
+import rds from '@rdskit/rds'
+import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
+import type { AppConfig } from './config.ts'
+import * as schema from './db/schema.ts'
+import { problemDetails } from './http/errors.ts'
+import { createLogger, type Logger } from './http/log.ts'
+import { ProblemError } from './http/problem.ts'
+import { requestLog } from './http/request-log.ts'
+import { healthRoutes } from './routes/health.ts'
+import { noteRoutes } from './routes/notes.ts'
+
+export interface AppOptions {
+  config: AppConfig
+  logger?: Logger
+  /** Passed to the KMS client (tests point it at the KMS test endpoint). */
+  kmsClientOptions?: Record<string, unknown>
+  /** Extra postgres.js options (tests shrink timeouts or pools). */
+  postgresOptions?: Record<string, unknown>
+  /** Middy cache key of the decrypted password; distinct apps in one process need distinct keys. */
+  cacheKey?: string
+}
+
+export type AppHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
+
+const routes = (config: AppConfig) => [...noteRoutes(config.maxBodyBytes), ...healthRoutes()]
+
+/** 405 with Allow for a known path under another method; 404 otherwise (router's notFoundResponse). */
+const methodNotAllowed = (table: { method: string; path: string }[]) => {
+  const patterns = table.map((r) => ({
+    method: r.method,
+    pattern: new RegExp(`^${r.path.replace(/\{[^/]+\}/g, '[^/]+')}/?$`),
+  }))
+  return ({ method, path }: { method: string; path: string }): never => {
+    const allow = patterns.filter((p) => p.pattern.test(path)).map((p) => p.method)
+    if (allow.length > 0) {
+      throw new ProblemError(
+        405,
+        'method-not-allowed',
+        'Method not allowed',
+        `${method} is not allowed on ${path}.`,
+        {
+          headers: { Allow: [...new Set(allow)].join(', ') },
+        },
+      )
+    }
+    throw new ProblemError(404, 'not-found', 'Not found', `No route matches ${method} ${path}.`)
+  }
+}
+
+/**
+ * The whole API as one Middy stack. Order matters: `use()` order is the before order, and after/onError
+ * run in reverse, so the request log sees the final status, CORS and security headers land on errors
+ * too, and problemDetails turns any error into problem+json before http-error-handler renders it.
+ * kms-env and rds come last: a CORS preflight or a 404 never touches KMS or the database.
+ */
+export const createApp = (options: AppOptions): AppHandler => {
+  const { config } = options
+  const logger = options.logger ?? createLogger(config.logLevel)
+  const table = routes(config)
+  const passwordKey = 'dbPassword'
+
+  return middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2, Error, Context>()
+    .use(requestLog(logger))
+    .use(httpHeaderNormalizer())
+    .use(httpSecurityHeaders())
+    .use(
+      httpCors({
+        origins: config.corsOrigins,
+        disableBeforePreflightResponse: false,
+        headers: 'Content-Type, If-Match',
+        exposeHeaders: 'ETag, Location, Retry-After',
+        methods: 'GET, POST, PATCH, DELETE, OPTIONS',
+        maxAge: 600,
+      }),
+    )
+    .use(httpErrorHandler({ logger: false }))
+    .use(problemDetails())
+    .use(
+      kmsEnv({
+        fetchData: { [passwordKey]: config.passwordEnvVar },
+        ...(options.cacheKey ? { cacheKey: options.cacheKey } : {}),
+        ...(options.kmsClientOptions ? { awsClientOptions: options.kmsClientOptions } : {}),
+      }),
+    )
+    .use(
+      rds({
+        schema,
+        config: {
+          host: config.db.host,
+          port: config.db.port,
+          database: config.db.database,
+          username: config.db.username,
+          ...options.postgresOptions,
+        },
+        internalData: { password: passwordKey },
+        tls:
+          config.db.tls === 'disable'
+            ? false
+            : { mode: 'verify-full', ...(config.db.ca ? { ca: config.db.ca } : {}) },
+      }),
+    )
+    .handler(httpRouter({ routes: table as never, notFoundResponse: methodNotAllowed(table) }) as never)
+}

@@ -1,0 +1,89 @@
+import type { LogLevel } from './http/log.ts'
+
+/** Everything the handler reads from its environment, parsed once at INIT. */
+export interface AppConfig {
+  db: {
+    host: string
+    port: number
+    database: string
+    username: string
+    /** `verify-full` (default: the certificate chain and host name are checked) or `disable` (local only). */
+    tls: 'verify-full' | 'disable'
+    /** PEM of the CA to trust for verify-full; default: Node's store plus NODE_EXTRA_CA_CERTS. */
+    ca?: string
+  }
+  /** Name of the environment variable holding the KMS ciphertext of the database password. */
+  passwordEnvVar: string
+  /** `Access-Control-Allow-Origin` values; `*` for any. */
+  corsOrigins: string[]
+  logLevel: LogLevel
+  /** Largest request body accepted, in bytes (decoded); bigger answers 413. */
+  maxBodyBytes: number
+}
+
+export class ConfigError extends Error {
+  readonly code = 'INVALID_CONFIG'
+  constructor(variable: string, problem: string, hint: string) {
+    super(`${variable} ${problem}. ${hint}`)
+    this.name = 'ConfigError'
+  }
+}
+
+const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const
+
+const integer = (
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number => {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `is ${JSON.stringify(raw)}`, `Set an integer between ${min} and ${max}.`)
+  }
+  return value
+}
+
+/** Reads the configuration; a missing or malformed variable throws naming it (never echoing a secret). */
+export const configFromEnv = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
+  const host = env.DB_HOST
+  if (!host) throw new ConfigError('DB_HOST', 'is not set', 'Set it to the database endpoint host name.')
+  if (!env.DB_PASSWORD) {
+    throw new ConfigError(
+      'DB_PASSWORD',
+      'is not set',
+      'Set it to the base64 ciphertext printed by `rdskit-kms encrypt --key-id <key> --function-name <function>`.',
+    )
+  }
+  const tls = env.DB_TLS ?? 'verify-full'
+  if (tls !== 'verify-full' && tls !== 'disable') {
+    throw new ConfigError('DB_TLS', `is ${JSON.stringify(tls)}`, "Use 'verify-full' (default) or 'disable'.")
+  }
+  const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel
+  if (!logLevels.includes(logLevel)) {
+    throw new ConfigError(
+      'LOG_LEVEL',
+      `is ${JSON.stringify(env.LOG_LEVEL)}`,
+      `Use one of ${logLevels.join(', ')}.`,
+    )
+  }
+  return {
+    db: {
+      host,
+      port: integer(env, 'DB_PORT', 5432, 1, 65535),
+      database: env.DB_NAME || 'app',
+      username: env.DB_USER || 'app',
+      tls,
+    },
+    passwordEnvVar: 'DB_PASSWORD',
+    corsOrigins: (env.CORS_ORIGINS || '*')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+    logLevel,
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 64 * 1024, 1024, 6 * 1024 * 1024),
+  }
+}

@@ -1,0 +1,36 @@
+import { sql } from 'drizzle-orm'
+import { index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+
+/**
+ * Timestamps keep millisecond precision (`precision: 3`) so that a JavaScript `Date` round-trips exactly:
+ * the list cursor carries `created_at`, and a microsecond lost there would skip or repeat rows.
+ */
+const timestamps = {
+  createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+}
+
+export const notes = pgTable(
+  'notes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** Optional client-chosen handle, unique when present: the source of 409 Conflict. */
+    slug: text('slug'),
+    title: text('title').notNull(),
+    body: text('body').notNull().default(''),
+    tags: text('tags').array().notNull().default(sql`'{}'::text[]`),
+    /** Bumped on every update; clients send it back in `If-Match` (optimistic concurrency). */
+    version: integer('version').notNull().default(1),
+    ...timestamps,
+  },
+  (t) => [
+    // Keyset pagination walks (created_at, id) newest first: a backward scan of this index, no sort.
+    index('notes_created_at_id_idx').on(t.createdAt, t.id),
+    // `tags @> ARRAY[$tag]` filter.
+    index('notes_tags_gin_idx').using('gin', t.tags),
+    uniqueIndex('notes_slug_key').on(t.slug),
+  ],
+)
+
+export type Note = typeof notes.$inferSelect
+export type NewNote = typeof notes.$inferInsert

@@ -1,0 +1,155 @@
+import type { MiddlewareObj, Request } from '@middy/core'
+import { ProblemError } from './problem.ts'
+
+/** Walks `error` and its `cause` chain, returning the first link `match` accepts. */
+export const findInChain = <T>(
+  error: unknown,
+  match: (e: Record<string, unknown>) => e is T & Record<string, unknown>,
+) => {
+  let current = error
+  for (let depth = 0; current && typeof current === 'object' && depth < 8; depth++) {
+    if (match(current as Record<string, unknown>)) return current as T
+    current = (current as { cause?: unknown }).cause
+  }
+  return undefined
+}
+
+const hasCode =
+  (code: string) =>
+  (e: Record<string, unknown>): e is { code: string } =>
+    e.code === code
+
+/** Unique constraints the schema declares, mapped to the field a client can change. */
+const uniqueFields: Record<string, string> = { notes_slug_key: 'body.slug' }
+
+/** Seconds a client should wait before retrying a 503. */
+const retryAfterSeconds = '1'
+
+const unavailable = (detail: string, cause: unknown) =>
+  new ProblemError(503, 'service-unavailable', 'Service unavailable', detail, {
+    headers: { 'Retry-After': retryAfterSeconds },
+    cause,
+  })
+
+/**
+ * Maps any error to the problem the client sees. Only ProblemErrors and Middy's own 4xx errors keep their
+ * message; everything else becomes a generic 500 whose only detail is the request id.
+ */
+export const toProblem = (error: unknown): ProblemError => {
+  if (error instanceof ProblemError) return error
+  const e = (error ?? {}) as { statusCode?: unknown; message?: unknown; name?: unknown; expose?: unknown }
+
+  // Middy's http middlewares (router, JSON body parser) throw HttpErrors with a status and a safe message.
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 && e.expose !== false) {
+    const message = typeof e.message === 'string' ? e.message : ''
+    if (e.statusCode === 415) {
+      return new ProblemError(415, 'unsupported-media-type', 'Unsupported media type', message, {
+        errors: [
+          {
+            field: 'header.content-type',
+            detail: 'send the body as JSON with Content-Type: application/json',
+          },
+        ],
+        cause: error,
+      })
+    }
+    if (e.statusCode === 422 && /malformed JSON/i.test(message)) {
+      return new ProblemError(
+        400,
+        'malformed-json',
+        'Malformed JSON',
+        'The request body is not valid JSON.',
+        {
+          errors: [{ field: 'body', detail: 'send one JSON object' }],
+          cause: error,
+        },
+      )
+    }
+    if (e.statusCode === 404) {
+      return new ProblemError(404, 'not-found', 'Not found', 'No route matches this method and path.', {
+        cause: error,
+      })
+    }
+    return new ProblemError(
+      e.statusCode,
+      'bad-request',
+      'Bad request',
+      message || 'The request was rejected.',
+      {
+        cause: error,
+      },
+    )
+  }
+
+  const unique = findInChain<{ constraint_name?: string }>(error, hasCode('23505'))
+  if (unique) {
+    const field = uniqueFields[unique.constraint_name ?? ''] ?? 'body'
+    return new ProblemError(
+      409,
+      'conflict',
+      'Conflict',
+      `Another note already uses this ${field.replace('body.', '')}.`,
+      {
+        errors: [{ field, detail: 'must be unique; choose another value' }],
+        cause: error,
+      },
+    )
+  }
+
+  // Exhaustion (RdsError TOO_MANY_CONNECTIONS or a bare SQLSTATE 53300), or anything the rds / kms-env
+  // middlewares mark retryable (throttling, failover, a timeout inside the Lambda budget).
+  if (findInChain(error, hasCode('TOO_MANY_CONNECTIONS')) || findInChain(error, hasCode('53300'))) {
+    return unavailable(
+      'The database is at its connection limit; retry after the delay in Retry-After.',
+      error,
+    )
+  }
+  if (
+    findInChain(error, (x): x is { retryable: true } => x.retryable === true) ||
+    e.name === 'TimeoutError'
+  ) {
+    return unavailable(
+      'A dependency is temporarily unavailable; retry after the delay in Retry-After.',
+      error,
+    )
+  }
+
+  return new ProblemError(
+    500,
+    'internal-error',
+    'Internal server error',
+    'An unexpected error occurred. Quote the requestId when reporting it.',
+    { cause: error },
+  )
+}
+
+/**
+ * Middy onError hook placed after @middy/http-error-handler in `.use()` order, so it runs first and hands
+ * that middleware an exposed error whose message is the problem JSON (with the request id inside).
+ */
+export const problemDetails = (): MiddlewareObj => {
+  const problemDetailsMiddlewareOnError = (request: Request): void => {
+    if (request.response !== undefined) return
+    const problem = toProblem(request.error)
+    const requestId = requestIdOf(request)
+    const rendered = Object.assign(new Error(JSON.stringify({ ...problem.problem, requestId })), {
+      name: problem.name,
+      statusCode: problem.statusCode,
+      expose: true,
+      headers: { ...problem.headers, 'Content-Type': 'application/problem+json' },
+      cause: request.error,
+    })
+    request.error = rendered
+  }
+  return { onError: problemDetailsMiddlewareOnError }
+}
+
+/** API Gateway's request id (what the client sees in `apigw-requestid`), else the Lambda invocation id. */
+export const requestIdOf = (request: Pick<Request, 'event' | 'context'>): string => {
+  const event = request.event as { requestContext?: { requestId?: string } } | undefined
+  return (
+    event?.requestContext?.requestId ??
+    (request.context as { awsRequestId?: string })?.awsRequestId ??
+    'unknown'
+  )
+}

@@ -1,0 +1,112 @@
+import middy, { type MiddlewareObj } from '@middy/core'
+import httpJsonBodyParser from '@middy/http-json-body-parser'
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda'
+import type { Note } from '../db/schema.ts'
+import { bodyLimit } from '../http/body-limit.ts'
+import { notFound } from '../http/problem.ts'
+import { json, noContent } from '../http/response.ts'
+import { type ValidateOptions, validate } from '../http/validation.ts'
+import { etagOf, parseIfMatch, preconditionRequired, versionMismatch } from '../notes/etag.ts'
+import { deleteNote, findNote, insertNote, listNotes, updateNote } from '../notes/repository.ts'
+import {
+  type CreateNote,
+  createNoteBody,
+  emptyQuery,
+  type ListQuery,
+  listNotesQuery,
+  noteIdPath,
+  type UpdateNote,
+  updateNoteBody,
+} from '../notes/schemas.ts'
+import type { AppContext, Validated } from './context.ts'
+
+type Id = { id: string }
+type Handler<E> = (event: E, context: AppContext) => Promise<APIGatewayProxyStructuredResultV2>
+
+export const present = (note: Note) => ({
+  id: note.id,
+  slug: note.slug,
+  title: note.title,
+  body: note.body,
+  tags: note.tags,
+  version: note.version,
+  createdAt: note.createdAt.toISOString(),
+  updatedAt: note.updatedAt.toISOString(),
+})
+
+const noteResponse = (status: number, note: Note, headers: Record<string, string> = {}) =>
+  json(status, present(note), { ETag: etagOf(note.version), ...headers })
+
+const missing = (id: string) => notFound(`No note has id ${id}.`)
+
+const createNote: Handler<Validated<CreateNote>> = async (event, context) => {
+  const note = await insertNote(context.db, event.body)
+  return noteResponse(201, note, { Location: `/notes/${note.id}` })
+}
+
+const listNotesHandler: Handler<Validated<unknown, ListQuery>> = async (event, context) => {
+  const page = await listNotes(context.db, event.queryStringParameters)
+  return json(200, { items: page.items.map(present), nextCursor: page.nextCursor })
+}
+
+const getNote: Handler<Validated<unknown, unknown, Id>> = async (event, context) => {
+  const note = await findNote(context.db, event.pathParameters.id)
+  if (!note) throw missing(event.pathParameters.id)
+  return noteResponse(200, note)
+}
+
+const patchNote: Handler<Validated<UpdateNote, unknown, Id>> = async (event, context) => {
+  const precondition = parseIfMatch(event.headers['if-match'])
+  if (!precondition) throw preconditionRequired()
+  const outcome = await updateNote(context.db, event.pathParameters.id, precondition, event.body)
+  if (outcome.ok) return noteResponse(200, outcome.value)
+  if (outcome.reason === 'not-found') throw missing(event.pathParameters.id)
+  throw versionMismatch(outcome.current)
+}
+
+const removeNote: Handler<Validated<unknown, unknown, Id>> = async (event, context) => {
+  const precondition = parseIfMatch(event.headers['if-match']) ?? { kind: 'any' as const }
+  const outcome = await deleteNote(context.db, event.pathParameters.id, precondition)
+  if (outcome.ok) return noContent()
+  if (outcome.reason === 'not-found') throw missing(event.pathParameters.id)
+  throw versionMismatch(outcome.current)
+}
+
+/**
+ * Each route is its own small Middy stack (the http-router pattern), so only the routes with a body run
+ * the size limit and @middy/http-json-body-parser, and each validates exactly what it reads: path and
+ * query first (cheap), then the body. `timeoutEarlyInMillis: 0`: the outer stack owns the deadline.
+ */
+const route = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, steps: Step[], fn: unknown) => ({
+  method,
+  path,
+  handler: middy<APIGatewayProxyEventV2>({ timeoutEarlyInMillis: 0 })
+    .use(steps)
+    .handler(fn as never),
+})
+
+type Step = MiddlewareObj<APIGatewayProxyEventV2>
+
+const jsonBody = (maxBodyBytes: number, schema: ValidateOptions['body']): Step[] => [
+  bodyLimit(maxBodyBytes),
+  httpJsonBodyParser() as unknown as Step,
+  validate({ body: schema }),
+]
+
+export const noteRoutes = (maxBodyBytes: number) => [
+  route(
+    'POST',
+    '/notes',
+    [validate({ query: emptyQuery }), ...jsonBody(maxBodyBytes, createNoteBody)],
+    createNote,
+  ),
+  route('GET', '/notes', [validate({ query: listNotesQuery })], listNotesHandler),
+  route('GET', '/notes/{id}', [validate({ path: noteIdPath, query: emptyQuery })], getNote),
+  route(
+    'PATCH',
+    '/notes/{id}',
+    [validate({ path: noteIdPath, query: emptyQuery }), ...jsonBody(maxBodyBytes, updateNoteBody)],
+    patchNote,
+  ),
+  route('DELETE', '/notes/{id}', [validate({ path: noteIdPath, query: emptyQuery })], removeNote),
+]
