@@ -1,6 +1,45 @@
+import { assembleCluster, noControl } from './assemble.ts'
+import { targetFromUrl } from './connection.ts'
+import { startLocalCluster } from './local-cluster.ts'
 import type { PostgresCluster, StartPostgresOptions } from './types.ts'
 
-// Placeholder: the implementation lands in a following commit.
-export async function startPostgres(_options?: StartPostgresOptions): Promise<PostgresCluster> {
-  throw new Error('startPostgres is not implemented yet')
+/** Options that only a server this process controls can honour. */
+function needsOwnServer(options: StartPostgresOptions): boolean {
+  return Boolean(
+    options.throwaway ||
+      options.tls ||
+      options.version !== undefined ||
+      options.maxConnections !== undefined ||
+      Object.keys(options.settings ?? {}).length > 0,
+  )
+}
+
+/**
+ * A throwaway PostgreSQL cluster on 127.0.0.1 (see StartPostgresOptions). When TEST_DATABASE_URL is set and the
+ * options need no control over the server, the external server is used instead: `external` is true, `pid`
+ * undefined, pause/resume throw, stop() only closes the handles.
+ */
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresCluster> {
+  if (!options || typeof options !== 'object')
+    throw new TypeError('startPostgres(options): options must be an object')
+  const externalUrl = process.env.TEST_DATABASE_URL
+  if (externalUrl && !needsOwnServer(options)) return attachExternal(externalUrl, options)
+  return startLocalCluster(options)
+}
+
+export async function attachExternal(
+  url: string,
+  options: StartPostgresOptions = {},
+): Promise<PostgresCluster> {
+  const cluster = await assembleCluster({
+    target: targetFromUrl(url),
+    ca: undefined,
+    external: true,
+    control: noControl(
+      'the server is the external one TEST_DATABASE_URL names, which this process does not control; ' +
+        'pass { throwaway: true } to startPostgres() for a local cluster',
+    ),
+  })
+  for (const role of options.roles ?? []) await cluster.createRole(role)
+  return cluster
 }

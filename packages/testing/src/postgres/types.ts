@@ -24,6 +24,11 @@ export interface StartPostgresOptions {
   settings?: Record<string, string | number | boolean>
   /** Roles to create at start. */
   roles?: RoleSpec[]
+  /**
+   * Start a local cluster even when TEST_DATABASE_URL is set (tests that pause/resume the server need one).
+   * `tls`, `version`, `maxConnections` and `settings` imply it.
+   */
+  throwaway?: boolean
 }
 
 /** One row of pg_stat_activity, as the failure tests need it. */
@@ -70,6 +75,8 @@ export interface PostgresCluster extends ConnectionInfo {
   pid: number | undefined
   /** True when this is the server TEST_DATABASE_URL points at, not a throwaway cluster. */
   external: boolean
+  /** The cluster's temp directory (data, socket, certificates); removed by stop(). Absent when external. */
+  dir?: string
   /** Admin postgres.js handle (superuser) on the `postgres` database. */
   sql: Sql
   createDatabase(name?: string): Promise<TestDatabase>

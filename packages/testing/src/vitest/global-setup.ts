@@ -1,4 +1,29 @@
-// Placeholder: starts the run-wide cluster (or adopts TEST_DATABASE_URL) and provides it to test files.
-export default async function setup(): Promise<() => Promise<void>> {
-  return async () => {}
+import type { TestProject } from 'vitest/node'
+import { attachExternal, startPostgres } from '../postgres/cluster.ts'
+import { providedKey, type SharedClusterInfo } from './provided.ts'
+
+/**
+ * Vitest global setup: one cluster for the whole run (or the server TEST_DATABASE_URL names), provided to every
+ * test file; `sharedPostgres` in the files reads it. Wire it with `globalSetup: ['@rdskit/testing/global-setup']`.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const externalUrl = process.env.TEST_DATABASE_URL
+  const cluster = externalUrl
+    ? await attachExternal(externalUrl)
+    : // Every test file holds a few connections at once: leave room above the default 100.
+      await startPostgres({ throwaway: true, maxConnections: 300 })
+  const info: SharedClusterInfo = {
+    host: cluster.host,
+    port: cluster.port,
+    user: cluster.user,
+    password: cluster.password,
+    database: cluster.database,
+    url: cluster.url,
+    version: cluster.version,
+    ca: cluster.ca,
+    pid: cluster.pid,
+    external: cluster.external,
+  }
+  project.provide(providedKey, info)
+  return () => cluster.stop()
 }

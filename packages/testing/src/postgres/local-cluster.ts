@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto'
+import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { freePort } from '../net/free-port.ts'
+import { assembleCluster } from './assemble.ts'
+import { type MajorVersion, serverBinaries } from './binaries.ts'
+import { hbaConf, serverFlags } from './config.ts'
+import type { ServerTarget } from './connection.ts'
+import { type OsUser, serverOsUser } from './os-user.ts'
+import { descendants, PortInUseError, runAs, signal, spawnServer, waitForExit } from './process.ts'
+import { makeServerCertificates } from './tls.ts'
+import type { PostgresCluster, StartPostgresOptions } from './types.ts'
+import { startWatchdog } from './watchdog.ts'
+
+const versions: readonly MajorVersion[] = [15, 16, 17]
+
+async function writeOwned(path: string, text: string, mode: number, user: OsUser | undefined): Promise<void> {
+  await writeFile(path, text, { mode })
+  await chmod(path, mode)
+  if (user) await chown(path, user.uid, user.gid)
+}
+
+/** initdb + postmaster in a fresh temp dir, on a free loopback port, watched so it dies with this process. */
+export async function startLocalCluster(options: StartPostgresOptions): Promise<PostgresCluster> {
+  const version = options.version ?? 17
+  if (!versions.includes(version)) {
+    throw new TypeError(`version must be one of ${versions.join(', ')}; got ${JSON.stringify(version)}`)
+  }
+  const [binaries, user] = await Promise.all([serverBinaries(version), serverOsUser()])
+  const root = await mkdtemp(join(tmpdir(), 'rdskit-pg-'))
+  const dataDir = join(root, 'data')
+  // The watchdog exists before anything else, so even a crash during initdb leaves no directory behind.
+  const watchdog = startWatchdog({ marker: dataDir, dir: root, signal: 'INT' })
+  let stopServer: (() => Promise<void>) | undefined
+  try {
+    if (user) await chown(root, user.uid, user.gid)
+    await chmod(root, 0o700)
+    const password = randomBytes(18).toString('base64url')
+    const pwfile = join(root, 'pwfile')
+    await writeOwned(pwfile, `${password}\n`, 0o600, user)
+    const [certificates] = await Promise.all([
+      options.tls ? makeServerCertificates() : undefined,
+      runAs(
+        binaries.initdb,
+        [
+          `--pgdata=${dataDir}`,
+          '--auth=scram-sha-256',
+          '--username=postgres',
+          `--pwfile=${pwfile}`,
+          '--encoding=UTF8',
+          '--locale=C',
+          '--no-sync',
+        ],
+        user,
+      ).finally(() => rm(pwfile, { force: true })),
+    ])
+    await writeOwned(join(dataDir, 'pg_hba.conf'), hbaConf(Boolean(options.tls)), 0o600, user)
+    const tls = certificates && { cert: join(root, 'server.crt'), key: join(root, 'server.key') }
+    if (certificates && tls) {
+      await writeOwned(tls.cert, certificates.cert, 0o644, user)
+      await writeOwned(tls.key, certificates.key, 0o600, user)
+    }
+
+    let started: Awaited<ReturnType<typeof spawnServer>> | undefined
+    let port = 0
+    for (let attempt = 1; !started; attempt++) {
+      port = await freePort()
+      try {
+        started = await spawnServer({
+          file: binaries.postgres,
+          argv: ['-D', dataDir, ...serverFlags({ port, socketDir: root, tls, options })],
+          user,
+          ready: /database system is ready to accept connections/,
+          timeoutMs: 60_000,
+          name: `PostgreSQL ${version}`,
+        })
+      } catch (error) {
+        if (!(error instanceof PortInUseError) || attempt >= 5) throw error
+      }
+    }
+    const { child } = started
+    const pid = child.pid as number
+    watchdog.watch(pid)
+    stopServer = async () => {
+      signal(pid, 'SIGINT')
+      await waitForExit(child, 10_000)
+    }
+
+    const target: ServerTarget = {
+      host: '127.0.0.1',
+      port,
+      user: 'postgres',
+      password,
+      database: 'postgres',
+      ssl: certificates ? { ca: certificates.ca, rejectUnauthorized: true } : undefined,
+      url: undefined,
+    }
+    let stopped: number[] = []
+    const cluster = await assembleCluster({
+      target,
+      ca: certificates?.ca,
+      external: false,
+      dir: root,
+      control: {
+        pid,
+        // Postmaster first, so it cannot fork a fresh backend while the others are being stopped.
+        async pause() {
+          signal(pid, 'SIGSTOP')
+          stopped = descendants(pid)
+          for (const child of stopped) signal(child, 'SIGSTOP')
+        },
+        async resume() {
+          for (const child of new Set([...stopped, ...descendants(pid)])) signal(child, 'SIGCONT')
+          signal(pid, 'SIGCONT')
+          stopped = []
+        },
+        async stop() {
+          await stopServer?.()
+          watchdog.dismiss()
+          await rm(root, { recursive: true, force: true })
+        },
+      },
+    })
+    for (const role of options.roles ?? []) await cluster.createRole(role)
+    return cluster
+  } catch (error) {
+    await stopServer?.().catch(() => {})
+    watchdog.dismiss()
+    await rm(root, { recursive: true, force: true })
+    throw error
+  }
+}
