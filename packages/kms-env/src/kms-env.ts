@@ -1,0 +1,112 @@
+import type { KMSClient } from '@aws-sdk/client-kms'
+import type { MiddlewareObj, Request } from '@middy/core'
+import {
+  canPrefetch,
+  createClient,
+  createPrefetchClient,
+  getCache,
+  modifyCache,
+  processCache,
+  sanitizeKey,
+} from '@middy/util'
+import { createDecrypt, settleAll } from './decrypt.ts'
+import { resolveOptions } from './options.ts'
+import { type KeyPlan, planKeys } from './plan.ts'
+import type { DecryptedValues, KmsEnvContext, KmsEnvOptions } from './types.ts'
+
+/** The middleware as Middy sees it: it adds the decrypted values to `internal` (and `context`). */
+export type KmsEnvMiddleware<TOptions> = MiddlewareObj<
+  unknown,
+  unknown,
+  Error,
+  KmsEnvContext<TOptions>,
+  DecryptedValues<TOptions>
+>
+
+type Values = Record<string, Promise<unknown> | undefined>
+type AnyRequest = Request<unknown, unknown, Error, Request['context'], Record<string, unknown>>
+
+/**
+ * Middy middleware that decrypts KMS-encrypted environment variables (the Lambda console's encryption
+ * helpers pattern) once per container, all in parallel, with the encryption context and an optional key pin.
+ * Options: see `defaults`. Values land in `request.internal` (and `context` with `setToContext`).
+ */
+export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
+  opts?: TOptions,
+): KmsEnvMiddleware<TOptions> {
+  const options = resolveOptions(opts, 'kmsEnv')
+  // @middy/util's option type wants a client constructor with an optional config; KMSClient's is stricter.
+  const util = options as unknown as Parameters<typeof processCache>[0]
+  const plans = planKeys(options)
+  const decrypt = createDecrypt(options)
+  const contextKeys = options.setToContext
+    ? plans.map((plan) => [plan.key, sanitizeKey(plan.key)] as const)
+    : null
+  // Resolved values by promise, so a warm invocation copies values without awaiting anything.
+  const settled = new WeakMap<Promise<unknown>, unknown>()
+  let client: KMSClient | undefined
+  let clientInit: Promise<KMSClient> | undefined
+
+  // Drops a failed key from the cache (only if it still holds that attempt) so the next invocation
+  // retries it; the keys that succeeded stay cached.
+  const evict = (key: string, attempt: Promise<unknown>) => {
+    const cached = getCache(util.cacheKey as string) as { value?: Values }
+    if (cached.value?.[key] !== attempt) return
+    cached.value[key] = undefined
+    modifyCache(util.cacheKey as string, cached.value)
+  }
+
+  const fetchRequest = (_request: unknown, cached?: unknown): Values => {
+    const cachedValues = (cached ?? {}) as Values
+    const values: Values = {}
+    for (const plan of plans) {
+      if (cachedValues[plan.key]) continue
+      const attempt = decrypt(client as KMSClient, plan)
+      attempt.then(
+        (value) => settled.set(attempt, value),
+        () => evict(plan.key, attempt),
+      )
+      values[plan.key] = attempt
+    }
+    return values
+  }
+
+  if (canPrefetch(util)) {
+    client = createPrefetchClient(util) as KMSClient
+    processCache(util, fetchRequest)
+  }
+
+  const awaitPending = async (pending: KeyPlan[], value: Values, internal: Record<string, unknown>) => {
+    const resolved = await settleAll(
+      pending,
+      pending.map((plan) => value[plan.key] as Promise<unknown>),
+    )
+    pending.forEach((plan, i) => {
+      internal[plan.key] = resolved[i]
+    })
+  }
+
+  const kmsEnvMiddlewareBefore = async (request: AnyRequest): Promise<void> => {
+    if (!client) {
+      clientInit ??= createClient(util, request as never) as Promise<KMSClient>
+      client = await clientInit
+    }
+    const { value } = processCache(util, fetchRequest, request as never) as { value: Values }
+    const internal = request.internal
+    const pending: KeyPlan[] = []
+    for (const plan of plans) {
+      const attempt = value[plan.key]
+      if (attempt && settled.has(attempt)) internal[plan.key] = settled.get(attempt)
+      else pending.push(plan)
+    }
+    if (pending.length > 0) await awaitPending(pending, value, internal)
+    if (contextKeys) {
+      const context = request.context as unknown as Record<string, unknown>
+      for (const [key, contextKey] of contextKeys) context[contextKey] = internal[key]
+    }
+  }
+
+  return { before: kmsEnvMiddlewareBefore } as KmsEnvMiddleware<TOptions>
+}
+
+export default kmsEnv
