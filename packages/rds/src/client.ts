@@ -1,0 +1,299 @@
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js'
+import postgres, { type Sql } from 'postgres'
+import type { ErrorScene } from './classify.ts'
+import { iamPasswordFunction } from './iam.ts'
+import type { ResolvedOptions } from './options.ts'
+import { isReadOnly } from './read-only.ts'
+import { type RecoveryContext, runStatement } from './recovery.ts'
+import { createSocketFactory, type TrackedSocket } from './socket.ts'
+import { type ResolvedTls, resolveTls } from './tls.ts'
+
+const now = () => performance.now()
+
+type PgOptions = postgres.Options<Record<string, postgres.PostgresType>>
+const noop = () => {}
+
+/** The fields that decide which server session a client opens; a change means a new client. */
+export interface Identity {
+  host: string
+  port: number
+  database: string
+  user: string
+}
+
+export interface ClientInput {
+  identity: Identity
+  /** Static password (config or internalData); ignored with iamAuth or a password function in config. */
+  password: string | undefined
+}
+
+type Db = PostgresJsDatabase<Record<string, unknown>> & { $client: Sql }
+
+export interface RdsClient {
+  readonly identity: Identity
+  readonly sql: Sql
+  readonly db: Db
+  readonly sockets: Set<TrackedSocket>
+  /** Replaces the password the next physical connection authenticates with. */
+  setPassword(password: string | undefined): void
+  /** Per-invocation preparation: deadline, statement timeout, liveness. Throws RdsError when it cannot connect. */
+  begin(remainingMs: number | undefined, refresh: () => Promise<void>): Promise<void>
+  finish(): void
+  end(): Promise<void>
+  readonly ended: boolean
+}
+
+/** Rounds the budget down to a coarse step so that a warm connection rarely needs a new value. */
+export function statementTimeoutBucket(ms: number): number {
+  const step = ms > 60_000 ? 10_000 : ms > 10_000 ? 1_000 : 100
+  return Math.max(step, Math.floor(ms / step) * step)
+}
+
+export function identityOf(
+  config: ResolvedOptions['config'],
+  env: NodeJS.ProcessEnv = process.env,
+): Identity {
+  const host = String(config.host ?? env.PGHOST ?? 'localhost')
+  const user = String(config.username ?? config.user ?? env.PGUSER ?? '')
+  return {
+    host,
+    port: Number(config.port ?? env.PGPORT ?? 5432),
+    user,
+    database: String(config.database ?? config.db ?? env.PGDATABASE ?? user),
+  }
+}
+
+function waitForClose(tracked: TrackedSocket): Promise<void> {
+  return new Promise((resolve) => {
+    if (tracked.socket.destroyed && tracked.socket.closed) return resolve()
+    tracked.socket.once('close', () => resolve())
+    tracked.socket.destroy()
+  })
+}
+
+/**
+ * Builds (without connecting) one postgres.js client and its drizzle instance. Connections are opened by
+ * our socket factory (TLS, deadlines, tracking) and authenticate through a password function, so a new
+ * password or IAM token reaches the next physical connection without rebuilding anything.
+ */
+export function createClient(options: ResolvedOptions, input: ClientInput): RdsClient {
+  const { identity } = input
+  const { config } = options
+  const sockets = new Set<TrackedSocket>()
+  let password = input.password
+  let deadline = Number.POSITIVE_INFINITY
+  let timedOut = false
+  let watchdog: NodeJS.Timeout | undefined
+  let lastUsedAt = now()
+  let inFlight = 0
+  let ended = false
+  let refresh: () => Promise<void> = async () => {}
+  const fallbackBudgetMs = (Number(config.connect_timeout) || 20) * 1000
+
+  const tls: ResolvedTls = resolveTls(options.tls, identity.host, { warn: (m) => options.logger.warn(m) })
+  const passwordFn =
+    typeof config.password === 'function'
+      ? config.password
+      : options.iamAuth
+        ? iamPasswordFunction(options.iamAuth, identity)
+        : () => password ?? ''
+
+  const {
+    host: _h,
+    hostname: _hn,
+    port: _p,
+    user: _u,
+    username: _un,
+    database: _d,
+    db: _db,
+    password: _pw,
+    pass: _pass,
+    ssl: _ssl,
+    socket: _socket,
+    path: _path,
+    ...rest
+  } = config as unknown as Record<string, unknown>
+
+  const sql = postgres({
+    ...(rest as PgOptions),
+    host: identity.host,
+    port: identity.port,
+    user: identity.user,
+    database: identity.database,
+    password: passwordFn as () => Promise<string>,
+    ssl: false,
+    connection: {
+      application_name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? '@rdskit/rds',
+      ...(config.connection as Record<string, string> | undefined),
+    },
+    socket: createSocketFactory({
+      host: identity.host,
+      port: identity.port,
+      tls,
+      connectTimeoutMs: fallbackBudgetMs,
+      deadline: () => (Number.isFinite(deadline) ? deadline : now() + fallbackBudgetMs),
+      sockets,
+    }),
+  } as PgOptions)
+
+  const scene: ErrorScene = { ...identity, pooler: options.pooler }
+  const recovery: RecoveryContext = {
+    scene,
+    deadline: () => (Number.isFinite(deadline) ? deadline : now() + fallbackBudgetMs),
+    timedOut: () => timedOut,
+    refreshCredentials: () => refresh(),
+    backoffBase: options.backoffBase,
+    backoffCap: options.backoffCap,
+    retryReadOnly: options.retryReadOnly,
+  }
+
+  /** drizzle runs every statement through `client.unsafe(...)` (awaited, or `.values()` then awaited). */
+  class GuardedQuery<T> implements PromiseLike<T> {
+    #mode: 'objects' | 'values' = 'objects'
+    readonly #args: Parameters<Sql['unsafe']>
+    constructor(args: Parameters<Sql['unsafe']>) {
+      this.#args = args
+    }
+    values(): this {
+      this.#mode = 'values'
+      return this
+    }
+    #run(): Promise<T> {
+      const readOnly = isReadOnly(this.#args[0])
+      inFlight++
+      return runStatement(
+        recovery,
+        () => {
+          const query = sql.unsafe(...this.#args)
+          return (this.#mode === 'values' ? query.values() : query) as unknown as PromiseLike<T>
+        },
+        readOnly,
+      ).finally(() => {
+        inFlight--
+        lastUsedAt = now()
+      })
+    }
+    // biome-ignore lint/suspicious/noThenProperty: drizzle awaits what client.unsafe() returns
+    then<A = T, B = never>(
+      onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+      onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+    ): Promise<A | B> {
+      return this.#run().then(onfulfilled, onrejected)
+    }
+  }
+
+  const guarded = new Proxy(sql, {
+    get(target, property) {
+      if (property === 'unsafe') {
+        return (...args: Parameters<Sql['unsafe']>) => new GuardedQuery(args)
+      }
+      return Reflect.get(target, property, target)
+    },
+  })
+
+  const db = drizzle(guarded, {
+    ...(options.schema ? { schema: options.schema } : {}),
+    ...(options.drizzle as object),
+  }) as unknown as Db
+  db.$client = sql
+
+  function stalledSockets(): TrackedSocket[] {
+    return [...sockets].filter((s) => !s.ready || s.lastWriteAt > s.lastReadAt)
+  }
+
+  function onDeadline() {
+    timedOut = true
+    for (const tracked of stalledSockets()) tracked.socket.destroy()
+  }
+
+  function applyStatementTimeout(remainingMs: number) {
+    if (options.pooler || options.statementTimeout === false) return
+    const value = String(
+      typeof options.statementTimeout === 'number'
+        ? options.statementTimeout
+        : statementTimeoutBucket(remainingMs - 2 * options.timeoutMargin),
+    )
+    const connection = sql.options.connection as Record<string, unknown>
+    connection.statement_timeout = value
+    if (config.max !== 1) return
+    for (const tracked of sockets) {
+      if (tracked.ready && Number(tracked.statementTimeout ?? Number.POSITIVE_INFINITY) > Number(value)) {
+        // Pipelined in front of the handler's first statement: no extra round trip.
+        tracked.statementTimeout = value
+        sql
+          .unsafe(`set statement_timeout = ${Number(value)}`)
+          .execute()
+          .catch(noop)
+      }
+    }
+  }
+
+  /** `select 1`; with a timeout, a ping that gets no answer destroys the socket so the retry reconnects. */
+  async function ping(timeoutMs: number | undefined) {
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            // No answer at all: a peer that vanished without FIN or RST.
+            for (const tracked of sockets) tracked.socket.destroy()
+          }, timeoutMs)
+    try {
+      await runStatement(recovery, () => sql.unsafe('select 1'), true)
+    } finally {
+      clearTimeout(timer)
+      lastUsedAt = now()
+    }
+  }
+
+  return {
+    identity,
+    sql,
+    db,
+    sockets,
+    get ended() {
+      return ended
+    },
+    setPassword(value) {
+      password = value
+    },
+    async begin(remainingMs, refreshCredentials) {
+      refresh = refreshCredentials
+      timedOut = false
+      clearTimeout(watchdog)
+      const started = now()
+      if (remainingMs !== undefined && Number.isFinite(remainingMs)) {
+        deadline = started + remainingMs - options.timeoutMargin
+        watchdog = setTimeout(onDeadline, Math.max(0, remainingMs - options.timeoutMargin))
+        watchdog.unref()
+        applyStatementTimeout(remainingMs)
+      } else {
+        deadline = Number.POSITIVE_INFINITY
+      }
+      if (sockets.size > 0) {
+        // After a freeze, a close the server sent meanwhile is waiting in the kernel: let it be read.
+        await new Promise((resolve) => setImmediate(resolve))
+        const dead = [...sockets].filter(
+          (s) => s.socket.destroyed || !s.socket.writable || s.socket.readableEnded,
+        )
+        if (dead.length) await Promise.all(dead.map(waitForClose))
+      }
+      if (sockets.size === 0) {
+        await ping(undefined)
+      } else if (inFlight === 0 && started - lastUsedAt >= options.pingAfterIdle) {
+        await ping(Math.min(options.pingTimeout, Math.max(1, recovery.deadline() - now())))
+      }
+    },
+    finish() {
+      clearTimeout(watchdog)
+      watchdog = undefined
+      deadline = Number.POSITIVE_INFINITY
+      lastUsedAt = now()
+    },
+    async end() {
+      if (ended) return
+      ended = true
+      clearTimeout(watchdog)
+      await sql.end({ timeout: 5 })
+    },
+  }
+}

@@ -1,0 +1,10 @@
+export type { Identity } from './client.ts'
+export { defaults } from './defaults.ts'
+export { RdsError, type RdsErrorCode, type RdsErrorOptions, rdsErrorCodes } from './errors.ts'
+export { type MigrateOptions, type MigrateResult, migrate } from './migrate.ts'
+export type { CredentialSource, IamAuthOptions, InternalField, RdsOptions, TlsOption } from './options.ts'
+export { close, type RdsContext, type RdsDatabase, rds } from './rds.ts'
+export { isReadOnly } from './read-only.ts'
+
+import { rds } from './rds.ts'
+export default rds

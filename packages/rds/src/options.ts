@@ -1,0 +1,176 @@
+import type { MiddlewareObj } from '@middy/core'
+import type { Options as PostgresOptions, PostgresType } from 'postgres'
+import { defaults } from './defaults.ts'
+import { RdsError } from './errors.ts'
+
+export type TlsOption =
+  | 'verify-full'
+  | 'require'
+  | false
+  | { ca?: string | Buffer | (string | Buffer)[]; servername?: string }
+
+export interface IamAuthOptions {
+  region?: string
+  hostname?: string
+  port?: number
+  username?: string
+}
+
+export interface CredentialSource {
+  /** The `cacheKey` of the Middy middleware that writes the `internalData` keys into `request.internal`. */
+  cacheKey: string
+  /** That middleware instance: its `before` is re-run after its cache entry is invalidated. */
+  middleware?: Pick<MiddlewareObj, 'before'>
+}
+
+/** Config fields that `internalData` may take from `request.internal`. */
+export type InternalField = 'host' | 'port' | 'database' | 'username' | 'user' | 'password'
+
+export interface RdsOptions<
+  TSchema extends Record<string, unknown> = Record<string, never>,
+  TKey extends string = 'db',
+> {
+  schema?: TSchema
+  config?: PostgresOptions<Record<string, PostgresType>>
+  contextKey?: TKey
+  internalData?: Partial<Record<InternalField, string>>
+  credentialSource?: CredentialSource
+  iamAuth?: boolean | IamAuthOptions
+  tls?: TlsOption
+  pooler?: boolean
+  statementTimeout?: number | false
+  timeoutMargin?: number
+  maxPoolSize?: number
+  pingAfterIdle?: number
+  pingTimeout?: number
+  retryReadOnly?: boolean
+  backoffBase?: number
+  backoffCap?: number
+  cacheKey?: string
+  disablePrefetch?: boolean
+  drizzle?: { logger?: unknown; casing?: 'snake_case' | 'camelCase' }
+  logger?: { warn(message: string): void }
+}
+
+export type ResolvedOptions = Required<
+  Omit<
+    RdsOptions<Record<string, unknown>, string>,
+    'schema' | 'internalData' | 'credentialSource' | 'statementTimeout'
+  >
+> & {
+  schema: Record<string, unknown> | undefined
+  internalData: Partial<Record<InternalField, string>> | undefined
+  credentialSource: CredentialSource | undefined
+  statementTimeout: number | false | undefined
+  config: PostgresOptions<Record<string, PostgresType>> & { max: number }
+}
+
+const internalFields: readonly string[] = ['host', 'port', 'database', 'username', 'user', 'password']
+const optionNames = new Set(Object.keys(defaults))
+
+const invalid = (name: string, expected: string) =>
+  new RdsError('INVALID_OPTION', `rds(): option \`${name}\` must be ${expected}`, {
+    hint: `see the options table of @rdskit/rds; \`${name}\` defaults to ${JSON.stringify((defaults as Record<string, unknown>)[name] ?? null)}`,
+  })
+
+function checkNumber(options: Record<string, unknown>, name: string, min: number) {
+  const value = options[name]
+  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < min)) {
+    throw invalid(name, `a number ≥ ${min}`)
+  }
+}
+
+/** Merges defaults and validates, naming the offending option. Reads AWS_LAMBDA_MAX_CONCURRENCY once. */
+export function resolveOptions(
+  opts: RdsOptions<Record<string, unknown>, string> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedOptions {
+  for (const key of Object.keys(opts)) {
+    if (!optionNames.has(key)) throw invalid(key, 'one of the documented options (unknown option)')
+  }
+  const o = opts as Record<string, unknown>
+  for (const name of ['timeoutMargin', 'pingAfterIdle', 'pingTimeout', 'backoffBase', 'backoffCap'])
+    checkNumber(o, name, 0)
+  checkNumber(o, 'maxPoolSize', 1)
+  if (o.statementTimeout !== undefined && o.statementTimeout !== false) checkNumber(o, 'statementTimeout', 1)
+  if (opts.contextKey !== undefined && (typeof opts.contextKey !== 'string' || !opts.contextKey)) {
+    throw invalid('contextKey', 'a non-empty string')
+  }
+  if (opts.cacheKey !== undefined && (typeof opts.cacheKey !== 'string' || !opts.cacheKey)) {
+    throw invalid('cacheKey', 'a non-empty string')
+  }
+  const tls = opts.tls
+  if (
+    tls !== undefined &&
+    tls !== false &&
+    tls !== 'verify-full' &&
+    tls !== 'require' &&
+    (typeof tls !== 'object' || tls === null || Array.isArray(tls))
+  ) {
+    throw invalid('tls', "'verify-full', { ca }, 'require' or false")
+  }
+  if (opts.internalData !== undefined) {
+    if (typeof opts.internalData !== 'object' || opts.internalData === null) {
+      throw invalid('internalData', 'an object mapping config fields to request.internal keys')
+    }
+    for (const [field, key] of Object.entries(opts.internalData)) {
+      if (!internalFields.includes(field))
+        throw invalid(`internalData.${field}`, `one of ${internalFields.join(', ')}`)
+      if (typeof key !== 'string' || !key)
+        throw invalid(`internalData.${field}`, 'a request.internal key (string)')
+    }
+  }
+  if (opts.credentialSource !== undefined) {
+    const source = opts.credentialSource
+    if (typeof source?.cacheKey !== 'string' || !source.cacheKey) {
+      throw invalid(
+        'credentialSource.cacheKey',
+        'the cacheKey (string) of the middleware that fills internalData',
+      )
+    }
+    if (source.middleware !== undefined && typeof source.middleware.before !== 'function') {
+      throw invalid('credentialSource.middleware', 'a Middy middleware object with a before hook')
+    }
+  }
+  if (opts.iamAuth !== undefined && typeof opts.iamAuth !== 'boolean' && typeof opts.iamAuth !== 'object') {
+    throw invalid('iamAuth', 'true or { region, hostname, port, username }')
+  }
+  if (opts.iamAuth && (opts.config?.password !== undefined || opts.internalData?.password !== undefined)) {
+    throw new RdsError(
+      'INVALID_OPTION',
+      'rds(): `iamAuth` and a password (config.password or internalData.password) are both set',
+      {
+        hint: 'with IAM authentication the token is the password: remove the password',
+      },
+    )
+  }
+  const config = { ...defaults.config, ...opts.config } as ResolvedOptions['config']
+  for (const name of ['max', 'idle_timeout', 'max_lifetime', 'connect_timeout'] as const) {
+    const value = config[name]
+    if (value !== undefined && value !== null && (typeof value !== 'number' || value < 0)) {
+      throw invalid(`config.${name}`, 'a number ≥ 0')
+    }
+  }
+  const maxPoolSize = opts.maxPoolSize ?? defaults.maxPoolSize
+  const concurrency = Number(env.AWS_LAMBDA_MAX_CONCURRENCY)
+  if (opts.config?.max === undefined && Number.isInteger(concurrency) && concurrency > 1) {
+    config.max = Math.min(concurrency, maxPoolSize)
+  }
+  if (opts.pooler) config.prepare = false
+  return {
+    ...defaults,
+    ...opts,
+    config,
+    schema: opts.schema,
+    internalData: opts.internalData,
+    credentialSource: opts.credentialSource,
+    statementTimeout: opts.statementTimeout,
+    contextKey: opts.contextKey ?? defaults.contextKey,
+    iamAuth: opts.iamAuth ?? false,
+    tls: opts.tls ?? 'verify-full',
+    pooler: opts.pooler ?? false,
+    maxPoolSize,
+    drizzle: opts.drizzle ?? {},
+    logger: opts.logger ?? console,
+  } as ResolvedOptions
+}

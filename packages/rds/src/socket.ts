@@ -1,0 +1,169 @@
+import net from 'node:net'
+import { Duplex } from 'node:stream'
+import tls from 'node:tls'
+import type { ResolvedTls } from './tls.ts'
+
+/** One physical connection, as the liveness logic needs to see it. */
+export interface TrackedSocket {
+  socket: net.Socket
+  /** The session finished its startup (first ReadyForQuery seen): statements may have been sent since. */
+  ready: boolean
+  lastReadAt: number
+  lastWriteAt: number
+  /** The statement_timeout (ms, as sent) this session runs with; undefined when none was sent. */
+  statementTimeout: string | undefined
+}
+
+export interface SocketTarget {
+  host: string
+  port: number
+  tls: ResolvedTls
+  connectTimeoutMs: number
+  /** Absolute time (performance.now()) by which the connection must be open. */
+  deadline: () => number
+  sockets: Set<TrackedSocket>
+}
+
+const now = () => performance.now()
+const sslRequest = Buffer.from([0, 0, 0, 8, 4, 210, 22, 47])
+
+type PhaseError = Error & { code?: string; rdsConnectPhase?: boolean }
+
+function phaseError(code: string, message: string): PhaseError {
+  return Object.assign(new Error(message), { code, rdsConnectPhase: true })
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => void, target: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        onTimeout()
+        reject(phaseError('CONNECT_TIMEOUT', `connect to ${target} timed out after ${Math.round(ms)} ms`))
+      }, ms)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}
+
+function tcpConnect(host: string, port: number): { socket: net.Socket; connected: Promise<net.Socket> } {
+  const socket = net.connect({ host, port, noDelay: true })
+  const connected = new Promise<net.Socket>((resolve, reject) => {
+    socket.once('connect', () => {
+      socket.off('error', reject)
+      resolve(socket)
+    })
+    socket.once('error', reject)
+  })
+  return { socket, connected }
+}
+
+async function upgrade(raw: net.Socket, options: tls.ConnectionOptions): Promise<tls.TLSSocket> {
+  raw.write(sslRequest)
+  const answer = await new Promise<number>((resolve, reject) => {
+    raw.once('data', (chunk: Buffer) => {
+      raw.off('error', reject)
+      resolve(chunk[0] ?? 0)
+    })
+    raw.once('error', reject)
+  })
+  if (answer !== 83) throw phaseError('TLS_NOT_SUPPORTED', 'the server declined the TLS request')
+  const secure = tls.connect({ ...options, socket: raw })
+  await new Promise<void>((resolve, reject) => {
+    secure.once('secureConnect', () => {
+      secure.off('error', reject)
+      resolve()
+    })
+    secure.once('error', reject)
+  })
+  return secure
+}
+
+/**
+ * A stand-in socket that fails on the next turn. postgres.js leaves a connection slot stuck in its
+ * "connecting" queue when the socket factory rejects, so failures are reported through a socket instead:
+ * its 'error' rejects the waiting statement and its 'close' returns the slot to the pool.
+ */
+function failingSocket(error: PhaseError): Duplex {
+  error.rdsConnectPhase = true
+  const stream = new Duplex({
+    read() {},
+    write(_chunk, _encoding, callback) {
+      callback()
+    },
+  })
+  setImmediate(() => stream.destroy(error))
+  return stream
+}
+
+/** Watches the startup messages until the first ReadyForQuery ('Z'), then only timestamps reads. */
+function track(
+  socket: net.Socket,
+  target: SocketTarget,
+  statementTimeout: string | undefined,
+): TrackedSocket {
+  const tracked: TrackedSocket = { socket, ready: false, lastReadAt: now(), lastWriteAt: 0, statementTimeout }
+  let pending: Buffer = Buffer.alloc(0)
+  socket.on('data', (chunk: Buffer) => {
+    tracked.lastReadAt = now()
+    if (tracked.ready) return
+    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk
+    while (pending.length >= 5) {
+      const length = pending.readUInt32BE(1)
+      if (pending.length < length + 1) break
+      if (pending[0] === 90) {
+        tracked.ready = true
+        pending = Buffer.alloc(0)
+        return
+      }
+      pending = pending.subarray(length + 1)
+    }
+  })
+  // Registered before postgres.js's own listener, so the error is tagged before it rejects a statement.
+  socket.on('error', (error: PhaseError) => {
+    if (!tracked.ready) error.rdsConnectPhase = true
+  })
+  socket.once('close', () => target.sockets.delete(tracked))
+  const write = socket.write
+  socket.write = function trackedWrite(this: net.Socket, ...args: unknown[]) {
+    tracked.lastWriteAt = now()
+    return (write as (...a: unknown[]) => boolean).apply(this, args)
+  } as typeof socket.write
+  target.sockets.add(tracked)
+  return tracked
+}
+
+/**
+ * The postgres.js `socket` option: opens TCP and TLS itself so that each step is bounded by the
+ * invocation's remaining time, certificate errors keep their Node codes, and every physical connection
+ * is visible to the liveness checks (idle time, stalled reads, destroy on deadline).
+ */
+export function createSocketFactory(target: SocketTarget) {
+  const name = `${target.host}:${target.port}`
+  return async function rdsSocket(options: { connection?: Record<string, unknown> }): Promise<net.Socket> {
+    const budget = Math.min(target.connectTimeoutMs, target.deadline() - now())
+    if (budget <= 0) {
+      return failingSocket(
+        phaseError('CONNECT_TIMEOUT', `no time left in the invocation to connect to ${name}`),
+      ) as unknown as net.Socket
+    }
+    const { socket: raw, connected } = tcpConnect(target.host, target.port)
+    try {
+      const opened = withTimeout(
+        connected.then((s): net.Socket | Promise<net.Socket> => (target.tls ? upgrade(s, target.tls) : s)),
+        budget,
+        () => raw.destroy(),
+        name,
+      )
+      const socket = await opened
+      const timeout = options.connection?.statement_timeout
+      // postgres.js names host and port in its connection errors from these fields.
+      Object.assign(socket, { host: target.host, port: target.port })
+      track(socket, target, timeout === undefined ? undefined : String(timeout))
+      return socket
+    } catch (error) {
+      raw.destroy()
+      return failingSocket(error as PhaseError) as unknown as net.Socket
+    }
+  }
+}
