@@ -1,0 +1,78 @@
+import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms'
+import type { Context } from 'aws-lambda'
+import { mockClient } from 'aws-sdk-client-mock'
+
+export const utf8 = new TextEncoder()
+
+/**
+ * A Lambda context good enough for middy. Typed `never` so it fits handlers whose context type carries
+ * the values `setToContext` adds (the Lambda runtime passes the plain context; middy adds them).
+ */
+export function lambdaContext(functionName = 'orders-api'): never {
+  const context: Context = {
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:111122223333:function:${functionName}`,
+    memoryLimitInMB: '128',
+    awsRequestId: crypto.randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'stream',
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  }
+  return context as never
+}
+
+/**
+ * A fake "ciphertext" for mocked KMS: base64 of `ct:` + name. The mock decrypts it back to the plaintext
+ * registered for that name, so a test can tell which variable a Decrypt call was for.
+ */
+export const fakeCiphertext = (name: string) => Buffer.from(`ct:${name}`).toString('base64')
+
+export function nameOf(blob: Uint8Array | undefined): string {
+  return Buffer.from(blob ?? new Uint8Array())
+    .toString()
+    .replace(/^ct:/, '')
+}
+
+/** Mocks KMSClient: Decrypt answers `plaintexts[name]`, after `delay` ms. */
+export function mockKms(plaintexts: Record<string, string>, delay = 0) {
+  const kms = mockClient(KMSClient)
+  kms.on(DecryptCommand).callsFake(async (input: { CiphertextBlob?: Uint8Array }) => {
+    if (delay) await new Promise((resolve) => setTimeout(resolve, delay))
+    const name = nameOf(input.CiphertextBlob)
+    const plaintext = plaintexts[name]
+    if (plaintext === undefined)
+      throw Object.assign(new Error('The ciphertext is invalid.'), { name: 'InvalidCiphertextException' })
+    return { Plaintext: utf8.encode(plaintext), KeyId: 'arn:aws:kms:us-east-1:111122223333:key/k' }
+  })
+  return kms
+}
+
+/** Sets environment variables for one test and returns the undo. */
+export function setEnv(vars: Record<string, string | undefined>): () => void {
+  const before = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]))
+  const apply = (values: Record<string, string | undefined>) => {
+    for (const [k, v] of Object.entries(values)) {
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
+    }
+  }
+  apply(vars)
+  return () => apply(before)
+}
+
+/** The rejection of a promise (or a throwing function), failing the test when it succeeds. */
+export async function rejection(
+  run: Promise<unknown> | (() => unknown),
+): Promise<Error & Record<string, unknown>> {
+  try {
+    await (typeof run === 'function' ? run() : run)
+  } catch (error) {
+    return error as Error & Record<string, unknown>
+  }
+  throw new Error('expected a failure, but it succeeded')
+}
