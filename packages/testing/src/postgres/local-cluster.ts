@@ -27,6 +27,8 @@ export async function startLocalCluster(options: StartPostgresOptions): Promise<
   if (!versions.includes(version)) {
     throw new TypeError(`version must be one of ${versions.join(', ')}; got ${JSON.stringify(version)}`)
   }
+  // Validates `settings` and `maxConnections` before any work is done.
+  serverFlags({ port: 0, socketDir: '', tls: undefined, options })
   const [binaries, user] = await Promise.all([serverBinaries(version), serverOsUser()])
   const root = await mkdtemp(join(tmpdir(), 'rdskit-pg-'))
   const dataDir = join(root, 'data')

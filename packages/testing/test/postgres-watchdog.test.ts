@@ -1,0 +1,53 @@
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { expect, test } from 'vitest'
+
+const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url))
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Starts a cluster in a child process that prints { pid, dir } and then waits forever. */
+function startChild(pause: boolean): Promise<{ child: ReturnType<typeof spawn>; pid: number; dir: string }> {
+  const code = `
+    const { startPostgres } = await import(${JSON.stringify(entry)})
+    const cluster = await startPostgres({ throwaway: true })
+    ${pause ? 'await cluster.pause()' : ''}
+    console.log(JSON.stringify({ pid: cluster.pid, dir: cluster.dir }))
+    setInterval(() => {}, 1000)
+  `
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  return new Promise((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk
+      const line = out.split('\n').find((l) => l.startsWith('{'))
+      if (line) resolve({ child, ...JSON.parse(line) })
+    })
+    child.once('exit', (code) => reject(new Error(`child exited (${code}) before starting a cluster`)))
+  })
+}
+
+test.each([
+  ['running', false],
+  ['paused', true],
+])(
+  'a %s cluster goes away with its directory when the process that started it is SIGKILLed',
+  async (_, pause) => {
+    const { child, pid, dir } = await startChild(pause)
+    expect(alive(pid)).toBe(true)
+    expect(existsSync(dir)).toBe(true)
+    child.kill('SIGKILL')
+    await expect.poll(() => alive(pid), { timeout: 15_000, interval: 100 }).toBe(false)
+    await expect.poll(() => existsSync(dir), { timeout: 5_000, interval: 100 }).toBe(false)
+  },
+)
