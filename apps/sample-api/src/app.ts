@@ -1,4 +1,4 @@
-import middy from '@middy/core'
+import middy, { type MiddlewareObj } from '@middy/core'
 import httpCors from '@middy/http-cors'
 import httpErrorHandler from '@middy/http-error-handler'
 import httpHeaderNormalizer from '@middy/http-header-normalizer'
@@ -65,8 +65,14 @@ export const createApp = (options: AppOptions): AppHandler => {
   const logger = options.logger ?? createLogger(config.logLevel)
   const table = routes(config)
   const passwordKey = 'dbPassword'
+  const kmsCacheKey = options.cacheKey ?? '@rdskit/kms-env'
+  const passwordFromKms = kmsEnv({
+    fetchData: { [passwordKey]: config.passwordEnvVar },
+    cacheKey: kmsCacheKey,
+    ...(options.kmsClientOptions ? { awsClientOptions: options.kmsClientOptions } : {}),
+  })
 
-  return middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2, Error, Context>()
+  const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2, Error, Context>()
     .use(requestLog(logger))
     .use(httpHeaderNormalizer())
     .use(httpSecurityHeaders())
@@ -82,13 +88,7 @@ export const createApp = (options: AppOptions): AppHandler => {
     )
     .use(httpErrorHandler({ logger: false }))
     .use(problemDetails())
-    .use(
-      kmsEnv({
-        fetchData: { [passwordKey]: config.passwordEnvVar },
-        ...(options.cacheKey ? { cacheKey: options.cacheKey } : {}),
-        ...(options.kmsClientOptions ? { awsClientOptions: options.kmsClientOptions } : {}),
-      }),
-    )
+    .use(passwordFromKms)
     .use(
       rds({
         schema,
@@ -100,11 +100,14 @@ export const createApp = (options: AppOptions): AppHandler => {
           ...options.postgresOptions,
         },
         internalData: { password: passwordKey },
-        tls:
-          config.db.tls === 'disable'
-            ? false
-            : { mode: 'verify-full', ...(config.db.ca ? { ca: config.db.ca } : {}) },
+        // On a rejected password (rotation), rds drops the cached plaintext and re-runs kms-env once.
+        credentialSource: { cacheKey: kmsCacheKey, middleware: passwordFromKms as unknown as MiddlewareObj },
+        tls: config.db.tls === 'disable' ? false : config.db.ca ? { ca: config.db.ca } : 'verify-full',
+        cacheKey: `${kmsCacheKey}:rds`,
+        logger: { warn: (message: string) => logger.warn(message) },
       }),
     )
     .handler(httpRouter({ routes: table as never, notFoundResponse: methodNotAllowed(table) }) as never)
+  // Middy's type adds the optional third `{ signal }` argument Lambda never passes.
+  return handler as unknown as AppHandler
 }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { uuidv7 } from './uuidv7.ts'
 
 /**
  * Timestamps keep millisecond precision (`precision: 3`) so that a JavaScript `Date` round-trips exactly:
@@ -13,7 +14,8 @@ const timestamps = {
 export const notes = pgTable(
   'notes',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
+    /** UUIDv7 from the app (time-ordered: the tie-break of the list order); random when inserted by SQL. */
+    id: uuid('id').primaryKey().defaultRandom().$defaultFn(uuidv7),
     /** Optional client-chosen handle, unique when present: the source of 409 Conflict. */
     slug: text('slug'),
     title: text('title').notNull(),

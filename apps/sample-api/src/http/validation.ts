@@ -41,6 +41,10 @@ export const validate = (options: ValidateOptions): MiddlewareObj<APIGatewayProx
     for (const [source, key, schema, status] of parts) {
       if (!schema) continue
       const input = key === 'body' ? event[key] : (event[key] ?? {})
+      // Every body this API takes is one object; say so rather than list an array's indexes as fields.
+      if (key === 'body' && (typeof input !== 'object' || input === null || Array.isArray(input))) {
+        throw invalidInput(status, [{ field: 'body', detail: 'must be a JSON object' }])
+      }
       const result = v.safeParse(schema, input, { abortEarly: false })
       if (!result.success) throw invalidInput(status, fieldErrors(source, result.issues))
       event[key] = result.output

@@ -39,15 +39,17 @@ const decode = (s: string) => {
 /** Duplicate keys are joined with commas, as payload 2.0 does; undefined when there is no query string. */
 export const parseQuery = (raw: string): Record<string, string> | undefined => {
   if (raw === '') return undefined
-  const out: Record<string, string> = {}
+  // A Map, then fromEntries: keys such as `__proto__` or `toString` become plain own properties.
+  const out = new Map<string, string>()
   for (const pair of raw.split('&')) {
     if (pair === '') continue
     const eq = pair.indexOf('=')
     const key = decode(eq < 0 ? pair : pair.slice(0, eq))
     const value = eq < 0 ? '' : decode(pair.slice(eq + 1))
-    out[key] = key in out ? `${out[key]},${value}` : value
+    const previous = out.get(key)
+    out.set(key, previous === undefined ? value : `${previous},${value}`)
   }
-  return out
+  return Object.fromEntries(out)
 }
 
 /**
@@ -60,7 +62,7 @@ export const toEventV2 = (req: IncomingRequest, options: EventOptions): APIGatew
   const q = req.url.indexOf('?')
   const rawPath = q < 0 ? req.url : req.url.slice(0, q)
   const rawQueryString = q < 0 ? '' : req.url.slice(q + 1)
-  const headers: Record<string, string> = {}
+  const collected = new Map<string, string>()
   let cookies: string[] | undefined
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue
@@ -69,8 +71,9 @@ export const toEventV2 = (req: IncomingRequest, options: EventOptions): APIGatew
       cookies = (Array.isArray(value) ? value.join('; ') : value).split(/;\s*/).filter(Boolean)
       continue
     }
-    headers[key] = Array.isArray(value) ? value.join(',') : value
+    collected.set(key, Array.isArray(value) ? value.join(',') : value)
   }
+  const headers: Record<string, string> = Object.fromEntries(collected)
   headers['x-forwarded-for'] = headers['x-forwarded-for']
     ? `${headers['x-forwarded-for']}, ${req.sourceIp}`
     : req.sourceIp

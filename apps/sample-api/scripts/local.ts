@@ -1,0 +1,147 @@
+/**
+ * `pnpm start`: the real handler on http://127.0.0.1:3000 behind the local API Gateway v2 adapter.
+ *
+ * With nothing configured it starts a throwaway PostgreSQL and the KMS test endpoint with a dev key,
+ * creates the `app` role with a generated password, encrypts that password with `rdskit-kms encrypt`
+ * (the command a user runs against real KMS), applies the migrations with `migrate()` and serves.
+ * Ctrl-C stops everything and removes the temporary data.
+ *
+ *   DATABASE_URL=postgres://user:pass@host:5432/db   use that database (and that user) instead
+ *   KMS_KEY_ID=arn:aws:kms:…  (+ AWS credentials)   use real KMS with that key instead
+ *   PORT=3000  FUNCTION_NAME=rdskit-sample-api  LOG_LEVEL=info
+ */
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { migrate } from '@rdskit/rds'
+import { type KmsEndpoint, type PostgresCluster, startKms, startPostgres } from '@rdskit/testing'
+import { startLocalApi } from '../src/local/adapter.ts'
+import { encryptWithCli } from '../src/local/encrypt.ts'
+import { appDir } from '../src/local/paths.ts'
+
+const functionName = process.env.FUNCTION_NAME || 'rdskit-sample-api'
+const port = Number(process.env.PORT ?? 3000)
+const say = (line: string) => process.stderr.write(`[local] ${line}\n`)
+
+const cleanups: (() => Promise<unknown>)[] = []
+let stopping = false
+const stop = async (code: number) => {
+  if (stopping) return
+  stopping = true
+  say('stopping…')
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup()
+    } catch (error) {
+      say(`cleanup failed: ${(error as Error).message}`)
+    }
+  }
+  say('stopped; temporary data removed')
+  process.exit(code)
+}
+process.on('SIGINT', () => void stop(0))
+process.on('SIGTERM', () => void stop(0))
+
+interface Database {
+  host: string
+  port: number
+  database: string
+  user: string
+  password: string
+  tls: 'verify-full' | 'disable'
+}
+
+const throwawayDatabase = async (): Promise<Database> => {
+  const cluster: PostgresCluster = await startPostgres({ throwaway: true })
+  cleanups.push(() => cluster.stop())
+  say(`PostgreSQL ${cluster.version} on ${cluster.host}:${cluster.port} (pid ${cluster.pid}, throwaway)`)
+  const password = randomBytes(24).toString('base64url')
+  await cluster.createRole({ name: 'app', password })
+  await cluster.sql.unsafe('create database app owner app')
+  return { host: cluster.host, port: cluster.port, database: 'app', user: 'app', password, tls: 'disable' }
+}
+
+const databaseFromUrl = (raw: string): Database => {
+  const url = new URL(raw)
+  const sslmode = url.searchParams.get('sslmode')
+  return {
+    host: url.hostname,
+    port: Number(url.port || 5432),
+    database: decodeURIComponent(url.pathname.slice(1)) || 'postgres',
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    tls:
+      sslmode === 'disable' || (!sslmode && ['127.0.0.1', 'localhost', '::1'].includes(url.hostname))
+        ? 'disable'
+        : 'verify-full',
+  }
+}
+
+const main = async () => {
+  const db = process.env.DATABASE_URL ? databaseFromUrl(process.env.DATABASE_URL) : await throwawayDatabase()
+  if (process.env.DATABASE_URL)
+    say(`database ${db.host}:${db.port}/${db.database} as ${db.user} (DATABASE_URL)`)
+
+  let keyId = process.env.KMS_KEY_ID
+  let kms: KmsEndpoint | undefined
+  if (!keyId) {
+    kms = await startKms({ aliases: ['alias/rdskit-dev'] })
+    const endpoint = kms
+    cleanups.push(() => endpoint.stop())
+    keyId = 'alias/rdskit-dev'
+    // The SDK in this process (kms-env) and the CLI both talk to the test endpoint with dummy credentials.
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_KMS: kms.url,
+      AWS_REGION: kms.region,
+      AWS_ACCESS_KEY_ID: kms.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: kms.credentials.secretAccessKey,
+    })
+    delete process.env.AWS_SESSION_TOKEN
+    delete process.env.AWS_PROFILE
+    say(`KMS test endpoint ${kms.url}, dev key ${keyId}`)
+  } else {
+    say(`real KMS, key ${keyId}`)
+  }
+
+  const ciphertext = await encryptWithCli(db.password, {
+    keyId,
+    functionName,
+    ...(kms ? { endpoint: kms.url } : {}),
+  })
+  say(
+    `encrypted the ${db.user} password with rdskit-kms encrypt (context LambdaFunctionName=${functionName})`,
+  )
+
+  await migrate({
+    config: { host: db.host, port: db.port, database: db.database, username: db.user, password: db.password },
+    tls: db.tls === 'disable' ? false : 'verify-full',
+    migrationsFolder: join(appDir, 'drizzle'),
+  })
+  say('migrations applied')
+
+  // The handler reads its configuration at import, as in Lambda INIT.
+  Object.assign(process.env, {
+    AWS_LAMBDA_FUNCTION_NAME: functionName,
+    DB_HOST: db.host,
+    DB_PORT: String(db.port),
+    DB_NAME: db.database,
+    DB_USER: db.user,
+    DB_PASSWORD: ciphertext,
+    DB_TLS: db.tls,
+  })
+  const { handler } = await import('../src/handler.ts')
+  const api = await startLocalApi({ handler, port, functionName })
+  cleanups.push(() => api.close())
+
+  process.stdout.write(
+    `\nrdskit sample API listening on ${api.url}\n\n` +
+      `  curl -s -X POST ${api.url}/notes -H 'content-type: application/json' \\\n` +
+      `       -d '{"title":"Hello","body":"from rdskit","tags":["demo"]}'\n` +
+      `  curl -s '${api.url}/notes?limit=10&tag=demo'\n` +
+      `  curl -s ${api.url}/health\n\nCtrl-C stops everything.\n\n`,
+  )
+}
+
+main().catch(async (error: unknown) => {
+  say(`failed to start: ${(error as Error).message}`)
+  await stop(1)
+})

@@ -1,0 +1,117 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { appDir } from '../src/local/paths.ts'
+
+/**
+ * Starts exactly what `pnpm start` starts (scripts/local.ts: throwaway PostgreSQL, KMS test endpoint,
+ * the rdskit-kms CLI, migrate(), the handler behind the local API Gateway adapter) on a free port and
+ * drives it over HTTP, then stops it with SIGINT as Ctrl-C would.
+ */
+let child: ChildProcess
+let url = ''
+let stdout = ''
+let stderr = ''
+
+beforeAll(async () => {
+  child = spawn(process.execPath, [join(appDir, 'scripts', 'local.ts')], {
+    cwd: appDir,
+    env: { ...process.env, PORT: '0', FUNCTION_NAME: 'rdskit-e2e', DATABASE_URL: '', KMS_KEY_ID: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d
+  })
+  url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no URL printed within 90 s:\n${stderr}`)), 90_000)
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
+      if (match?.[1]) {
+        clearTimeout(timer)
+        resolve(match[1])
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before listening:\n${stderr}`)))
+  })
+}, 120_000)
+
+afterAll(() => {
+  if (child.exitCode === null) child.kill('SIGKILL')
+})
+
+const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  })
+  const text = await res.text()
+  return { res, json: text ? JSON.parse(text) : undefined }
+}
+
+test('prints the URL and a curl example, and reports each step', () => {
+  expect(stdout).toContain(`curl -s -X POST ${url}/notes`)
+  expect(stderr).toMatch(/PostgreSQL \d+ on 127\.0\.0\.1:\d+ \(pid \d+, throwaway\)/)
+  expect(stderr).toContain(
+    'encrypted the app password with rdskit-kms encrypt (context LambdaFunctionName=rdskit-e2e)',
+  )
+  expect(stderr).toContain('migrations applied')
+})
+
+test('serves every route over HTTP through the adapter', async () => {
+  const health = await call('GET', '/health')
+  expect(health.res.status).toBe(200)
+  expect(health.json.migrations.current).toBe(true)
+
+  const created = await call('POST', '/notes', { title: 'e2e', tags: ['e2e'] })
+  expect(created.res.status).toBe(201)
+  expect(created.res.headers.get('apigw-requestid')).toEqual(expect.any(String))
+  const id = created.json.id as string
+
+  const listed = await call('GET', '/notes?tag=e2e&limit=5')
+  expect(listed.json.items.map((n: { id: string }) => n.id)).toEqual([id])
+
+  const patched = await call(
+    'PATCH',
+    `/notes/${id}`,
+    { body: 'edited' },
+    { 'if-match': created.res.headers.get('etag') ?? '' },
+  )
+  expect(patched.res.status).toBe(200)
+  expect(patched.json.version).toBe(2)
+
+  const stale = await call('PATCH', `/notes/${id}`, { body: 'lost' }, { 'if-match': '"1"' })
+  expect(stale.res.status).toBe(412)
+
+  const bad = await call('GET', '/notes?limit=500')
+  expect(bad.res.status).toBe(400)
+  expect(bad.res.headers.get('content-type')).toBe('application/problem+json')
+  expect(bad.json.errors[0].field).toBe('query.limit')
+
+  expect((await call('DELETE', `/notes/${id}`)).res.status).toBe(204)
+  expect((await call('GET', `/notes/${id}`)).res.status).toBe(404)
+})
+
+test('logs one JSON line per request with the request id the client saw', async () => {
+  const { res } = await call('GET', '/health')
+  const requestId = res.headers.get('apigw-requestid')
+  await new Promise((r) => setTimeout(r, 50))
+  const line = stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l))
+    .find((l) => l.requestId === requestId)
+  expect(line).toMatchObject({ level: 'info', msg: 'request', status: 200, path: '/health' })
+})
+
+test('Ctrl-C (SIGINT) stops everything: the process exits 0 and the PostgreSQL server is gone', async () => {
+  const pid = Number(/pid (\d+), throwaway/.exec(stderr)?.[1])
+  expect(pid).toBeGreaterThan(0)
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  child.kill('SIGINT')
+  expect(await exited).toBe(0)
+  expect(stderr).toContain('stopped; temporary data removed')
+  expect(() => process.kill(pid, 0)).toThrow()
+  await expect(fetch(`${url}/health`)).rejects.toThrow()
+}, 60_000)

@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { EncryptCommand, KMSClient } from '@aws-sdk/client-kms'
+import { migrate } from '@rdskit/rds'
+import { type KmsEndpoint, startKms, type TestDatabase } from '@rdskit/testing'
+import { sharedPostgres } from '@rdskit/testing/vitest'
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda'
+import { type AppHandler, type AppOptions, createApp } from '../../src/app.ts'
+import type { AppConfig } from '../../src/config.ts'
+import { createLogger } from '../../src/http/log.ts'
+import { lambdaContext, toEventV2 } from '../../src/local/events.ts'
+import { appDir } from '../../src/local/paths.ts'
+
+export const functionName = 'rdskit-sample-api-test'
+export const migrationsFolder = join(appDir, 'drizzle')
+
+export interface Reply {
+  status: number
+  headers: Record<string, string>
+  body: string
+  json: Record<string, unknown> & { errors?: { field: string; detail: string }[] }
+}
+
+export interface RequestInit {
+  body?: unknown
+  /** Sent as-is when a string (malformed JSON tests), JSON-encoded otherwise. */
+  headers?: Record<string, string>
+}
+
+/** Builds the payload 2.0 event the way API Gateway (and the local adapter) does, then invokes. */
+export const invoker =
+  (handler: AppHandler, timeoutMs = 15_000) =>
+  async (method: string, url: string, init: RequestInit = {}): Promise<Reply> => {
+    const hasBody = init.body !== undefined
+    const raw = typeof init.body === 'string' ? init.body : JSON.stringify(init.body)
+    const headers = {
+      host: 'api.example.test',
+      'user-agent': 'vitest',
+      ...(hasBody ? { 'content-type': 'application/json' } : {}),
+      ...init.headers,
+    }
+    const event: APIGatewayProxyEventV2 = toEventV2(
+      {
+        method,
+        url,
+        headers,
+        body: hasBody ? Buffer.from(raw, 'utf8') : Buffer.alloc(0),
+        sourceIp: '203.0.113.9',
+      },
+      { accountId: '123456789012', apiId: 'test', stage: '$default' },
+    )
+    const context = lambdaContext({
+      functionName,
+      region: 'us-east-1',
+      accountId: '123456789012',
+      memoryLimitInMB: 1024,
+      timeoutMs,
+    })
+    const result = (await handler(event, context)) as APIGatewayProxyStructuredResultV2
+    const body = result.body ?? ''
+    let json: Reply['json'] = {}
+    try {
+      json = body ? JSON.parse(body) : {}
+    } catch {}
+    const lower: Record<string, string> = {}
+    for (const [k, v] of Object.entries(result.headers ?? {})) lower[k.toLowerCase()] = String(v)
+    return { status: result.statusCode ?? 200, headers: lower, body, json }
+  }
+
+export interface AppUnderTest {
+  invoke: ReturnType<typeof invoker>
+  handler: AppHandler
+  database: TestDatabase
+  kms: KmsEndpoint
+  /** The app role's plaintext password and its ciphertext: tests check neither leaks. */
+  password: string
+  ciphertext: string
+  logs: string[]
+  /** Notes table row count, read as the admin. */
+  count(): Promise<number>
+  close(): Promise<void>
+}
+
+export interface StartAppOptions {
+  /** A database on another cluster (503 tests); default: a fresh one on the run-wide cluster. */
+  database?: TestDatabase
+  postgresOptions?: Record<string, unknown>
+  config?: Partial<AppConfig>
+  /** The Lambda timeout the invocations get (their remaining-time budget). */
+  timeoutMs?: number
+}
+
+let sequence = 0
+
+/**
+ * A database with its own non-superuser owner role, the migrations applied by `migrate()` as that role,
+ * the KMS test endpoint holding the role's password ciphertext (encryption context = function name), and
+ * the real app stack (kms-env + rds + routes) on top, as in Lambda.
+ */
+export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderTest> => {
+  const database = options.database ?? (await sharedPostgres.testDatabase())
+  const role = `app_${randomBytes(4).toString('hex')}`
+  const password = randomBytes(18).toString('base64url')
+  await database.sql.unsafe(`create role ${role} login password '${password}'`)
+  await database.sql.unsafe(`alter database "${database.database}" owner to ${role}`)
+  await database.sql.unsafe(`grant all on schema public to ${role}`)
+
+  const config = {
+    host: database.host,
+    port: database.port,
+    database: database.database,
+    username: role,
+    password,
+  }
+  await migrate({ config, tls: false, migrationsFolder })
+
+  const kms = await startKms({ aliases: ['alias/rdskit-test'] })
+  const client = new KMSClient({ endpoint: kms.url, region: kms.region, credentials: kms.credentials })
+  const encrypted = await client.send(
+    new EncryptCommand({
+      KeyId: 'alias/rdskit-test',
+      Plaintext: Buffer.from(password),
+      EncryptionContext: { LambdaFunctionName: functionName },
+    }),
+  )
+  client.destroy()
+  const ciphertext = Buffer.from(encrypted.CiphertextBlob as Uint8Array).toString('base64')
+  const passwordEnvVar = `TEST_DB_PASSWORD_${++sequence}_${randomBytes(3).toString('hex')}`
+  process.env[passwordEnvVar] = ciphertext
+  process.env.AWS_LAMBDA_FUNCTION_NAME = functionName
+
+  const logs: string[] = []
+  const appConfig: AppConfig = {
+    db: {
+      host: database.host,
+      port: database.port,
+      database: database.database,
+      username: role,
+      tls: 'disable',
+    },
+    passwordEnvVar,
+    corsOrigins: ['*'],
+    logLevel: 'info',
+    maxBodyBytes: 64 * 1024,
+    ...options.config,
+  }
+  const appOptions: AppOptions = {
+    config: appConfig,
+    logger: createLogger('debug', (line) => logs.push(line)),
+    kmsClientOptions: { endpoint: kms.url, region: kms.region, credentials: kms.credentials },
+    cacheKey: passwordEnvVar,
+    ...(options.postgresOptions ? { postgresOptions: options.postgresOptions } : {}),
+  }
+  const handler = createApp(appOptions)
+  return {
+    invoke: invoker(handler, options.timeoutMs),
+    handler,
+    database,
+    kms,
+    password,
+    ciphertext,
+    logs,
+    count: async () => {
+      const [row] = await database.sql`select count(*)::int as n from notes`
+      return (row as { n: number }).n
+    },
+    close: async () => {
+      delete process.env[passwordEnvVar]
+      await kms.stop()
+    },
+  }
+}
+
+/** Creates a note and returns its JSON, failing loudly on anything but 201. */
+export const createNote = async (app: AppUnderTest, body: Record<string, unknown>) => {
+  const reply = await app.invoke('POST', '/notes', { body })
+  if (reply.status !== 201) throw new Error(`POST /notes answered ${reply.status}: ${reply.body}`)
+  return reply.json as { id: string; version: number; createdAt: string; title: string; tags: string[] }
+}

@@ -1,0 +1,39 @@
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { App } from 'aws-cdk-lib'
+import { Template } from 'aws-cdk-lib/assertions'
+import { putEsbuildOnPath } from '../../infra/bundling.ts'
+import { SampleApiKeyStack, SampleApiStack, type SampleApiStackProps } from '../../infra/stack.ts'
+
+export const testEnv = { account: '123456789012', region: 'us-east-1' }
+
+/**
+ * Synthesizes both stacks offline (availability zones given as context, NodejsFunction bundling with the
+ * local esbuild, no Docker) into a temporary cloud assembly.
+ */
+export const synth = (props: Partial<SampleApiStackProps> = {}) => {
+  putEsbuildOnPath()
+  const outdir = mkdtempSync(join(tmpdir(), 'rdskit-cdk-'))
+  const app = new App({
+    outdir,
+    context: {
+      [`availability-zones:account=${testEnv.account}:region=${testEnv.region}`]: [
+        'us-east-1a',
+        'us-east-1b',
+        'us-east-1c',
+      ],
+    },
+  })
+  const keyStack = new SampleApiKeyStack(app, 'Key', { env: testEnv })
+  const stack = new SampleApiStack(app, 'Api', { env: testEnv, key: keyStack.key, ...props })
+  const assembly = app.synth()
+  return {
+    outdir,
+    assembly,
+    stack,
+    keyStack,
+    template: Template.fromStack(stack),
+    keyTemplate: Template.fromStack(keyStack),
+  }
+}
