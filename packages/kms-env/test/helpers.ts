@@ -38,11 +38,20 @@ export function nameOf(blob: Uint8Array | undefined): string {
     .replace(/^ct:/, '')
 }
 
+/** How many mocked Decrypts ran at once, at most. */
+export const concurrency = { inFlight: 0, max: 0 }
+
 /** Mocks KMSClient: Decrypt answers `plaintexts[name]`, after `delay` ms. */
 export function mockKms(plaintexts: Record<string, string>, delay = 0) {
   const kms = mockClient(KMSClient)
+  concurrency.max = 0
   kms.on(DecryptCommand).callsFake(async (input: { CiphertextBlob?: Uint8Array }) => {
-    if (delay) await new Promise((resolve) => setTimeout(resolve, delay))
+    concurrency.max = Math.max(concurrency.max, ++concurrency.inFlight)
+    try {
+      if (delay) await new Promise((resolve) => setTimeout(resolve, delay))
+    } finally {
+      concurrency.inFlight--
+    }
     const name = nameOf(input.CiphertextBlob)
     const plaintext = plaintexts[name]
     if (plaintext === undefined)

@@ -9,7 +9,7 @@ import { clearCache, getInternal } from '@middy/util'
 import type { AwsStub } from 'aws-sdk-client-mock'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import kmsEnvDefault, { KmsEnvError, kmsEnv } from '../src/index.ts'
-import { fakeCiphertext, lambdaContext, mockKms, nameOf, rejection, setEnv } from './helpers.ts'
+import { concurrency, fakeCiphertext, lambdaContext, mockKms, nameOf, rejection, setEnv } from './helpers.ts'
 
 // biome-ignore lint/suspicious/noExplicitAny: aws-sdk-client-mock's stub type is deeply generic
 type Stub = AwsStub<any, any, any>
@@ -203,6 +203,7 @@ describe('kmsEnv prefetch and cache', () => {
     kmsEnv({ fetchData: { a: 'DB_PASSWORD', b: 'API_TOKEN', c: 'CONFIG' } })
     await tick()
     expect(decryptedNames().sort()).toEqual(['API_TOKEN', 'CONFIG', 'DB_PASSWORD'])
+    expect(concurrency.inFlight).toBe(3)
   })
 
   it('waits for the first invocation with disablePrefetch: true', async () => {
