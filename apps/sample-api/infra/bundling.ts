@@ -27,6 +27,8 @@ export const esbuildSettings = {
   banner: requireBanner,
   /** Optional peer of @rdskit/rds, used only with IAM auth tokens; this app uses a KMS-encrypted password. */
   external: ['@aws-sdk/rds-signer'],
+  /** Lambda supplies credentials in the environment: the SDK's full provider chain stays out (src/aws). */
+  alias: { '@aws-sdk/credential-provider-node': join(appDir, 'src', 'aws', 'lambda-credentials.ts') },
 }
 
 export const entries = {

@@ -102,16 +102,15 @@ export class SampleApiStack extends Stack {
       description: `Base64 KMS ciphertext of the app role's password, from: rdskit-kms encrypt --key-id <KeyArn> --function-name ${functionName}`,
     })
 
-    const appSubnets: ec2.SubnetSelection = {
-      subnetType: natGateways > 0 ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED,
-      subnetGroupName: 'app',
-    }
+    const appSubnetType =
+      natGateways > 0 ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED
+    const appSubnets: ec2.SubnetSelection = { subnetGroupName: 'app' }
     const vpc = new ec2.Vpc(this, 'Vpc', {
       maxAzs: 2,
       natGateways,
       subnetConfiguration: [
         ...(natGateways > 0 ? [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 }] : []),
-        { name: 'app', subnetType: appSubnets.subnetType as ec2.SubnetType, cidrMask: 22 },
+        { name: 'app', subnetType: appSubnetType, cidrMask: 22 },
         { name: 'db', subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
       ],
     })
@@ -234,6 +233,9 @@ export class SampleApiStack extends Stack {
       banner: esbuildSettings.banner,
       bundleAwsSDK: true,
       externalModules: esbuildSettings.external,
+      esbuildArgs: Object.fromEntries(
+        Object.entries(esbuildSettings.alias).map(([from, to]) => [`--alias:${from}`, to]),
+      ),
       ...extra,
     })
     const common = {

@@ -43,7 +43,7 @@ const rawBody = fc.oneof(
 )
 const contentType = fc.constantFrom('application/json', 'application/merge-patch+json', 'text/plain', '')
 
-const runs = { numRuns: 120 }
+const runs = { numRuns: 300 }
 
 describe('random input never produces a 5xx and never changes the table unless valid', () => {
   test('POST /notes with random bodies', async () => {

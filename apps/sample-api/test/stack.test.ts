@@ -104,7 +104,7 @@ describe('IAM', () => {
           Sid: 'DecryptDbPasswordForApiFunction',
           Effect: 'Allow',
           Action: 'kms:Decrypt',
-          Resource: { 'Fn::ImportValue': expect.stringContaining('KeyArn') },
+          Resource: { 'Fn::ImportValue': expect.stringMatching(/^Key:ExportsOutputFnGetAttKey[0-9A-F]+Arn/) },
           Condition: { StringEquals: { 'kms:EncryptionContext:LambdaFunctionName': 'rdskit-sample-api' } },
         },
       ])

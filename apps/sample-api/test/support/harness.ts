@@ -92,26 +92,27 @@ export interface StartAppOptions {
 
 let sequence = 0
 
+export interface Provisioned {
+  database: TestDatabase
+  role: string
+  password: string
+  kms: KmsEndpoint
+  ciphertext: string
+}
+
 /**
  * A database with its own non-superuser owner role, the migrations applied by `migrate()` as that role,
- * the KMS test endpoint holding the role's password ciphertext (encryption context = function name), and
- * the real app stack (kms-env + rds + routes) on top, as in Lambda.
+ * and the KMS test endpoint holding the role's password ciphertext (encryption context = function name).
  */
-export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderTest> => {
-  const database = options.database ?? (await sharedPostgres.testDatabase())
+export const provision = async (database?: TestDatabase): Promise<Provisioned> => {
+  const db = database ?? (await sharedPostgres.testDatabase())
   const role = `app_${randomBytes(4).toString('hex')}`
   const password = randomBytes(18).toString('base64url')
-  await database.sql.unsafe(`create role ${role} login password '${password}'`)
-  await database.sql.unsafe(`alter database "${database.database}" owner to ${role}`)
-  await database.sql.unsafe(`grant all on schema public to ${role}`)
+  await db.sql.unsafe(`create role ${role} login password '${password}'`)
+  await db.sql.unsafe(`alter database "${db.database}" owner to ${role}`)
+  await db.sql.unsafe(`grant all on schema public to ${role}`)
 
-  const config = {
-    host: database.host,
-    port: database.port,
-    database: database.database,
-    username: role,
-    password,
-  }
+  const config = { host: db.host, port: db.port, database: db.database, username: role, password }
   await migrate({ config, tls: false, migrationsFolder })
 
   const kms = await startKms({ aliases: ['alias/rdskit-test'] })
@@ -125,6 +126,12 @@ export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderT
   )
   client.destroy()
   const ciphertext = Buffer.from(encrypted.CiphertextBlob as Uint8Array).toString('base64')
+  return { database: db, role, password, kms, ciphertext }
+}
+
+/** The real app stack (kms-env + rds + routes) on a provisioned database, as in Lambda. */
+export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderTest> => {
+  const { database, role, password, kms, ciphertext } = await provision(options.database)
   const passwordEnvVar = `TEST_DB_PASSWORD_${++sequence}_${randomBytes(3).toString('hex')}`
   process.env[passwordEnvVar] = ciphertext
   process.env.AWS_LAMBDA_FUNCTION_NAME = functionName
