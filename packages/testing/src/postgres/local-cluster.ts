@@ -1,25 +1,18 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chmod, chown, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort } from '../net/free-port.ts'
 import { assembleCluster } from './assemble.ts'
 import { type MajorVersion, serverBinaries } from './binaries.ts'
 import { hbaConf, serverFlags } from './config.ts'
 import type { ServerTarget } from './connection.ts'
-import { type OsUser, serverOsUser } from './os-user.ts'
-import { descendants, PortInUseError, runAs, signal, spawnServer, waitForExit } from './process.ts'
+import { serverOsUser, writeOwned } from './os-user.ts'
+import { descendants, runAs, signal, startOnFreePort } from './process.ts'
 import { makeServerCertificates } from './tls.ts'
 import type { PostgresCluster, StartPostgresOptions } from './types.ts'
 import { startWatchdog } from './watchdog.ts'
 
 const versions: readonly MajorVersion[] = [15, 16, 17]
-
-async function writeOwned(path: string, text: string, mode: number, user: OsUser | undefined): Promise<void> {
-  await writeFile(path, text, { mode })
-  await chmod(path, mode)
-  if (user) await chown(path, user.uid, user.gid)
-}
 
 /** initdb + postmaster in a fresh temp dir, on a free loopback port, watched so it dies with this process. */
 export async function startLocalCluster(options: StartPostgresOptions): Promise<PostgresCluster> {
@@ -64,30 +57,20 @@ export async function startLocalCluster(options: StartPostgresOptions): Promise<
       await writeOwned(tls.key, certificates.key, 0o600, user)
     }
 
-    let started: Awaited<ReturnType<typeof spawnServer>> | undefined
-    let port = 0
-    for (let attempt = 1; !started; attempt++) {
-      port = await freePort()
-      try {
-        started = await spawnServer({
-          file: binaries.postgres,
-          argv: ['-D', dataDir, ...serverFlags({ port, socketDir: root, tls, options })],
-          user,
-          ready: /database system is ready to accept connections/,
-          timeoutMs: 60_000,
-          name: `PostgreSQL ${version}`,
-        })
-      } catch (error) {
-        if (!(error instanceof PortInUseError) || attempt >= 5) throw error
-      }
-    }
-    const { child } = started
-    const pid = child.pid as number
-    watchdog.watch(pid)
-    stopServer = async () => {
-      signal(pid, 'SIGINT')
-      await waitForExit(child, 10_000)
-    }
+    const server = await startOnFreePort({
+      file: binaries.postgres,
+      argvFor: async (port) => ['-D', dataDir, ...serverFlags({ port, socketDir: root, tls, options })],
+      user,
+      ready: /database system is ready to accept connections/,
+      timeoutMs: 60_000,
+      name: `PostgreSQL ${version}`,
+      watchdog,
+      // SIGINT is PostgreSQL's fast shutdown: sessions are cut, nothing waits for clients.
+      stopSignal: 'SIGINT',
+      graceMs: 10_000,
+    })
+    stopServer = server.stop
+    const { pid, port } = server
 
     const target: ServerTarget = {
       host: '127.0.0.1',

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { chmod, chown, writeFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
 
 const run = promisify(execFile)
@@ -49,4 +50,16 @@ async function lookup(): Promise<OsUser | undefined> {
   } catch {
     return undefined
   }
+}
+
+/** Writes a file the server (running as `user`) owns, with exactly `mode` whatever the umask. */
+export async function writeOwned(
+  path: string,
+  text: string,
+  mode: number,
+  user: OsUser | undefined,
+): Promise<void> {
+  await writeFile(path, text, { mode })
+  await chmod(path, mode)
+  if (user) await chown(path, user.uid, user.gid)
 }

@@ -1,6 +1,14 @@
 export interface StartPgBouncerOptions {
   /** The cluster (or database) PgBouncer forwards to. */
-  upstream: { host: string; port: number; user: string; password: string; database?: string }
+  upstream: {
+    host: string
+    port: number
+    user: string
+    password: string
+    database?: string
+    /** CA PEM of a TLS-only upstream (cluster.ca): PgBouncer then connects with server_tls_sslmode=verify-full. */
+    ca?: string
+  }
   /** Default 'transaction', like RDS Proxy. */
   poolMode?: 'session' | 'transaction' | 'statement'
   /** Server connections per user/database pair. Default 5. */
@@ -16,6 +24,8 @@ export interface PgBouncer {
   port: number
   pid: number
   poolMode: 'session' | 'transaction' | 'statement'
+  /** Its temp directory (config, userlist); removed by stop(). */
+  dir?: string
   /** postgres:// URL through the pooler for a user and database. */
   url(user?: { name: string; password: string }, database?: string): string
   stop(): Promise<void>

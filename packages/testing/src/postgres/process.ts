@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { freePort } from '../net/free-port.ts'
 import type { OsUser } from './os-user.ts'
+import type { Watchdog } from './watchdog.ts'
 
 const logLimit = 40
 
@@ -123,4 +125,46 @@ export function waitForExit(child: ChildProcess, graceMs: number): Promise<void>
       resolve()
     })
   })
+}
+
+export interface RunningServer {
+  port: number
+  pid: number
+  /** Signals the server and waits for it to exit (SIGKILL after `graceMs`). */
+  stop(): Promise<void>
+}
+
+/**
+ * Starts a server on a free port: `argvFor(port)` prepares its arguments (and any file naming the port); when
+ * another process took the port in between, it retries on a fresh one. The watchdog learns the PID.
+ */
+export async function startOnFreePort(args: {
+  file: string
+  argvFor: (port: number) => Promise<string[]>
+  user: OsUser | undefined
+  ready: RegExp
+  timeoutMs: number
+  name: string
+  watchdog: Watchdog
+  stopSignal: NodeJS.Signals
+  graceMs: number
+}): Promise<RunningServer> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort()
+    try {
+      const { child } = await spawnServer({ ...args, argv: await args.argvFor(port) })
+      const pid = child.pid as number
+      args.watchdog.watch(pid)
+      return {
+        port,
+        pid,
+        async stop() {
+          signal(pid, args.stopSignal)
+          await waitForExit(child, args.graceMs)
+        },
+      }
+    } catch (error) {
+      if (!(error instanceof PortInUseError) || attempt >= 5) throw error
+    }
+  }
 }
