@@ -41,6 +41,8 @@ export interface RdsClient {
   finish(): void
   end(): Promise<void>
   readonly ended: boolean
+  /** The current invocation's deadline passed and stalled sockets were destroyed. */
+  readonly timedOut: boolean
 }
 
 /** Rounds the budget down to a coarse step so that a warm connection rarely needs a new value. */
@@ -63,9 +65,10 @@ export function identityOf(
   }
 }
 
+/** Resolves once postgres.js has seen the socket's 'close' (and returned the connection to its pool). */
 function waitForClose(tracked: TrackedSocket): Promise<void> {
   return new Promise((resolve) => {
-    if (tracked.socket.destroyed && tracked.socket.closed) return resolve()
+    if (tracked.closed) return resolve()
     tracked.socket.once('close', () => resolve())
     tracked.socket.destroy()
   })
@@ -85,6 +88,7 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   let timedOut = false
   let watchdog: NodeJS.Timeout | undefined
   let lastUsedAt = now()
+  let idleSince = Number.POSITIVE_INFINITY
   let inFlight = 0
   let ended = false
   let refresh: () => Promise<void> = async () => {}
@@ -139,6 +143,12 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   const scene: ErrorScene = { ...identity, pooler: options.pooler }
   const recovery: RecoveryContext = {
     scene,
+    settle: async () => {
+      await closeDeadSockets(20)
+      // postgres.js keeps a FATAL that arrived under a statement (57P01…) and rejects the first statement of
+      // the slot's next session with it. A throwaway statement absorbs that stale error.
+      if (sockets.size === 0) await sql.unsafe('select 1').catch(noop)
+    },
     deadline: () => (Number.isFinite(deadline) ? deadline : now() + fallbackBudgetMs),
     timedOut: () => timedOut,
     refreshCredentials: () => refresh(),
@@ -197,6 +207,17 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   }) as unknown as Db
   db.$client = sql
 
+  const isDead = (s: TrackedSocket) => s.socket.destroyed || !s.socket.writable || s.socket.readableEnded
+
+  /** Yields (up to `turns` event-loop turns) until the dying socket shows it, then waits for its close. */
+  async function closeDeadSockets(turns: number) {
+    for (let turn = 0; turn < turns && sockets.size > 0; turn++) {
+      await new Promise((resolve) => setImmediate(resolve))
+      const dead = [...sockets].filter(isDead)
+      if (dead.length) return void (await Promise.all(dead.map(waitForClose)))
+    }
+  }
+
   function stalledSockets(): TrackedSocket[] {
     return [...sockets].filter((s) => !s.ready || s.lastWriteAt > s.lastReadAt)
   }
@@ -206,19 +227,28 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     for (const tracked of stalledSockets()) tracked.socket.destroy()
   }
 
-  function applyStatementTimeout(remainingMs: number) {
-    if (options.pooler || options.statementTimeout === false) return
+  /** The value new sessions start with (a startup parameter: no round trip). */
+  function statementTimeoutFor(remainingMs: number): string | undefined {
+    if (options.pooler || options.statementTimeout === false) return undefined
     const value = String(
       typeof options.statementTimeout === 'number'
         ? options.statementTimeout
         : statementTimeoutBucket(remainingMs - 2 * options.timeoutMargin),
     )
-    const connection = sql.options.connection as Record<string, unknown>
-    connection.statement_timeout = value
+    ;(sql.options.connection as Record<string, unknown>).statement_timeout = value
+    return value
+  }
+
+  /**
+   * A warm session keeps the value it started with; re-set it only when it would outlive this invocation's
+   * client deadline. Pipelined in front of the handler's first statement: no extra round trip.
+   */
+  function tightenStatementTimeout(value: string, remainingMs: number) {
     if (config.max !== 1) return
+    const limit =
+      typeof options.statementTimeout === 'number' ? Number(value) : remainingMs - options.timeoutMargin
     for (const tracked of sockets) {
-      if (tracked.ready && Number(tracked.statementTimeout ?? Number.POSITIVE_INFINITY) > Number(value)) {
-        // Pipelined in front of the handler's first statement: no extra round trip.
+      if (tracked.ready && Number(tracked.statementTimeout ?? Number.POSITIVE_INFINITY) > limit) {
         tracked.statementTimeout = value
         sql
           .unsafe(`set statement_timeout = ${Number(value)}`)
@@ -253,30 +283,43 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     get ended() {
       return ended
     },
+    get timedOut() {
+      return timedOut
+    },
     setPassword(value) {
       password = value
     },
     async begin(remainingMs, refreshCredentials) {
       refresh = refreshCredentials
       timedOut = false
+      const wasIdleSince = idleSince
+      idleSince = Number.POSITIVE_INFINITY
       clearTimeout(watchdog)
       const started = now()
       if (remainingMs !== undefined && Number.isFinite(remainingMs)) {
         deadline = started + remainingMs - options.timeoutMargin
         watchdog = setTimeout(onDeadline, Math.max(0, remainingMs - options.timeoutMargin))
         watchdog.unref()
-        applyStatementTimeout(remainingMs)
       } else {
         deadline = Number.POSITIVE_INFINITY
       }
       if (sockets.size > 0) {
-        // After a freeze, a close the server sent meanwhile is waiting in the kernel: let it be read.
+        // After a freeze, a close the server sent meanwhile is waiting in the kernel. We may be past this
+        // loop iteration's poll phase, so yield twice: the next poll reads it, its close callbacks run.
         await new Promise((resolve) => setImmediate(resolve))
+        await new Promise((resolve) => setImmediate(resolve))
+        // Bytes that arrived while nothing was asked are the server's goodbye (FATAL 57P01, 57P05…) even
+        // when its FIN is still on the way: drop that session now rather than send a statement into it.
         const dead = [...sockets].filter(
-          (s) => s.socket.destroyed || !s.socket.writable || s.socket.readableEnded,
+          (s) => isDead(s) || (inFlight === 0 && s.lastReadAt > wasIdleSince && s.lastWriteAt < wasIdleSince),
         )
         if (dead.length) await Promise.all(dead.map(waitForClose))
       }
+      const timeout =
+        remainingMs !== undefined && Number.isFinite(remainingMs)
+          ? statementTimeoutFor(remainingMs)
+          : undefined
+      if (sockets.size > 0 && timeout !== undefined) tightenStatementTimeout(timeout, remainingMs as number)
       if (sockets.size === 0) {
         await ping(undefined)
       } else if (inFlight === 0 && started - lastUsedAt >= options.pingAfterIdle) {
@@ -284,6 +327,7 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
       }
     },
     finish() {
+      idleSince = now()
       clearTimeout(watchdog)
       watchdog = undefined
       deadline = Number.POSITIVE_INFINITY

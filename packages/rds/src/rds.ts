@@ -135,15 +135,22 @@ export function rds<
   }
 
   const rdsMiddlewareOnError = (request: Request) => {
+    const timedOut = client?.timedOut ?? false
     client?.finish()
-    const found =
-      findRdsError(request.error) ??
-      (client
-        ? classify((request.error as { cause?: unknown } | undefined)?.cause ?? request.error, {
-            ...client.identity,
-            pooler: options.pooler,
-          })
-        : undefined)
+    const raw = request.error as { cause?: unknown } | undefined
+    let found = findRdsError(raw)
+    if (!found && client) found = classify(raw?.cause ?? raw, { ...client.identity, pooler: options.pooler })
+    if (found && timedOut && found.code === 'CONNECTION_LOST') {
+      found = new RdsError(
+        'TIMEOUT',
+        'the statement did not finish before the invocation deadline; its connection was closed',
+        {
+          retryable: true,
+          cause: found.cause,
+          hint: 'the server stopped answering or the statement is too slow for the time left: check the server, add an index or raise the Lambda timeout',
+        },
+      )
+    }
     if (found) request.error = found
   }
 

@@ -15,6 +15,8 @@ export interface RecoveryContext {
   deadline(): number
   /** True once the invocation's watchdog fired: in-flight sockets were destroyed on purpose. */
   timedOut(): boolean
+  /** Wait until a dropped session's socket is closed, so that the re-run goes out on a new one. */
+  settle(): Promise<void>
   /** Re-fetch the credential once after SQLSTATE 28P01 (cache invalidation, new IAM token). */
   refreshCredentials(): Promise<void>
   backoffBase: number
@@ -99,12 +101,14 @@ export async function runStatement<T>(
       if (beforeSend && isConnectionLoss(error) && attempt < 2) {
         // The socket died during the handshake: nothing was sent, so any statement may go again.
         attempt++
+        await ctx.settle()
         continue
       }
       if (!beforeSend && isConnectionLoss(error)) {
         const safe = readOnly && ctx.retryReadOnly
         if (safe && !lostRetried) {
           lostRetried = true
+          await ctx.settle()
           continue
         }
         throw new RdsError('CONNECTION_LOST', classified.message.replace(/\. Hint: .*$/s, ''), {

@@ -10,6 +10,8 @@ export interface TrackedSocket {
   ready: boolean
   lastReadAt: number
   lastWriteAt: number
+  /** Its 'close' was emitted (our listener runs first, postgres.js's right after in the same emit). */
+  closed: boolean
   /** The statement_timeout (ms, as sent) this session runs with; undefined when none was sent. */
   statementTimeout: string | undefined
 }
@@ -102,7 +104,14 @@ function track(
   target: SocketTarget,
   statementTimeout: string | undefined,
 ): TrackedSocket {
-  const tracked: TrackedSocket = { socket, ready: false, lastReadAt: now(), lastWriteAt: 0, statementTimeout }
+  const tracked: TrackedSocket = {
+    socket,
+    ready: false,
+    closed: false,
+    lastReadAt: now(),
+    lastWriteAt: 0,
+    statementTimeout,
+  }
   let pending: Buffer = Buffer.alloc(0)
   socket.on('data', (chunk: Buffer) => {
     tracked.lastReadAt = now()
@@ -123,7 +132,10 @@ function track(
   socket.on('error', (error: PhaseError) => {
     if (!tracked.ready) error.rdsConnectPhase = true
   })
-  socket.once('close', () => target.sockets.delete(tracked))
+  socket.once('close', () => {
+    tracked.closed = true
+    target.sockets.delete(tracked)
+  })
   const write = socket.write
   socket.write = function trackedWrite(this: net.Socket, ...args: unknown[]) {
     tracked.lastWriteAt = now()
