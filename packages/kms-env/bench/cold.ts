@@ -1,9 +1,9 @@
 import { DecryptCommand, EncryptCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms'
 import middy from '@middy/core'
 import { clearCache } from '@middy/util'
-import { startKms } from '@rdskit/testing'
 import { Bench } from 'tinybench'
 import { kmsEnv } from '../src/index.ts'
+import { startKmsThread } from './kms-thread.ts'
 import { lambdaContext, type Row } from './shared.ts'
 
 const variables = Array.from({ length: 10 }, (_, i) => `SECRET_${i}`)
@@ -15,7 +15,7 @@ const latencyMs = 25
  * a new client (new connections) and an empty cache, timed from module load to the first response.
  */
 export async function cold(): Promise<Row[]> {
-  const kms = await startKms({ aliases: ['alias/bench'] })
+  const kms = await startKmsThread()
   const config: KMSClientConfig = { endpoint: kms.url, region: kms.region, credentials: kms.credentials }
   const setup = new KMSClient(config)
   for (const name of variables) {
@@ -29,9 +29,9 @@ export async function cold(): Promise<Row[]> {
     process.env[name] = Buffer.from(out.CiphertextBlob as Uint8Array).toString('base64')
   }
   process.env.AWS_LAMBDA_FUNCTION_NAME = functionName
-  kms.faults.latency(latencyMs)
+  await kms.latency(latencyMs)
 
-  const bench = new Bench({ iterations: 12, time: 0, warmupIterations: 2 })
+  const bench = new Bench({ iterations: 20, time: 0, warmupIterations: 3 })
   bench.add('one Decrypt round trip (new client)', async () => {
     const client = new KMSClient(config)
     await client.send(
@@ -48,7 +48,7 @@ export async function cold(): Promise<Row[]> {
     const handler = middy()
       .use(kmsEnv({ fetchData: Object.fromEntries(variables.map((v) => [v, v])), awsClientOptions: config }))
       .handler(async () => 'ok')
-    await handler({}, lambdaContext())
+    await handler({}, lambdaContext(functionName))
   })
   bench.add('console sample: lazy, sequential, 10 vars', async () => {
     // The Lambda console's Node snippet, repeated per variable: decrypt on the first invocation, one at a time.

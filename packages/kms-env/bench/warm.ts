@@ -24,7 +24,7 @@ class InstantSsm {
   }
 }
 
-type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>
+type Handler = (event: unknown, context: unknown) => Promise<unknown>
 
 /**
  * Warm invocations: the per-invocation cost of kmsEnv with 10 cached keys, next to a bare middy handler
@@ -34,7 +34,7 @@ type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Pr
 export async function warm(): Promise<Row[]> {
   process.env.AWS_LAMBDA_FUNCTION_NAME = 'bench-fn'
   for (const key of keys) process.env[key.toUpperCase()] = Buffer.from(`ciphertext-${key}`).toString('base64')
-  const context = lambdaContext()
+  const context = lambdaContext('bench-fn') as object
   const kmsFetch = Object.fromEntries(keys.map((k) => [k, k.toUpperCase()]))
   const ssmFetch = Object.fromEntries(keys.map((k) => [k, `/bench/${k}`]))
 

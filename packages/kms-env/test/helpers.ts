@@ -1,30 +1,9 @@
 import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms'
-import type { Context } from 'aws-lambda'
 import { mockClient } from 'aws-sdk-client-mock'
 
 export const utf8 = new TextEncoder()
 
-/**
- * A Lambda context good enough for middy. Typed `never` so it fits handlers whose context type carries
- * the values `setToContext` adds (the Lambda runtime passes the plain context; middy adds them).
- */
-export function lambdaContext(functionName = 'orders-api'): never {
-  const context: Context = {
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:111122223333:function:${functionName}`,
-    memoryLimitInMB: '128',
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'stream',
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => 30_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  }
-  return context as never
-}
+export { lambdaContext } from './lambda-context.ts'
 
 /**
  * A fake "ciphertext" for mocked KMS: base64 of `ct:` + name. The mock decrypts it back to the plaintext
