@@ -1,21 +1,7 @@
-const regionFlag = {
-  type: 'string',
-  value: 'R',
-  required: false,
-  description: 'AWS region (default: AWS_REGION or the profile).',
-} as const
-
-const endpointFlag = {
-  type: 'string',
-  value: 'URL',
-  required: false,
-  description:
-    'KMS endpoint URL, e.g. the @rdskit/testing endpoint (default: AWS_ENDPOINT_URL_KMS, else AWS). A loopback URL gets dummy credentials when none are set.',
-} as const
-
 /**
  * The whole command-line interface of `rdskit-kms`: commands, their flags and positionals. The parser,
- * the help text and the docs' reference all read this object; change the CLI here.
+ * the help text and the docs' reference all read this object; change the CLI here. It stays one literal
+ * (no shared constants) so tools can read it from the source without running it.
  */
 export const cliSpec = {
   name: 'rdskit-kms',
@@ -42,14 +28,25 @@ export const cliSpec = {
           description:
             'Lambda function name, bound as the encryption context { LambdaFunctionName: F }. Required unless --no-context.',
         },
-        region: regionFlag,
+        region: {
+          type: 'string',
+          value: 'R',
+          required: false,
+          description: 'AWS region (default: AWS_REGION or the profile).',
+        },
         'no-context': {
           type: 'boolean',
           required: false,
           description:
             'Encrypt without an encryption context (decrypt with encryptionContext: false). Not recommended.',
         },
-        endpoint: endpointFlag,
+        endpoint: {
+          type: 'string',
+          value: 'URL',
+          required: false,
+          description:
+            'KMS endpoint URL, e.g. the @rdskit/testing endpoint (default: AWS_ENDPOINT_URL_KMS, else AWS). A loopback URL gets dummy credentials when none are set.',
+        },
         'keep-newline': {
           type: 'boolean',
           required: false,
@@ -77,13 +74,24 @@ export const cliSpec = {
           required: false,
           description: 'Pin Decrypt to this key, as kmsEnv’s keyId does.',
         },
-        region: regionFlag,
+        region: {
+          type: 'string',
+          value: 'R',
+          required: false,
+          description: 'AWS region (default: AWS_REGION or the profile).',
+        },
         'no-context': {
           type: 'boolean',
           required: false,
           description: 'Decrypt without an encryption context.',
         },
-        endpoint: endpointFlag,
+        endpoint: {
+          type: 'string',
+          value: 'URL',
+          required: false,
+          description:
+            'KMS endpoint URL, e.g. the @rdskit/testing endpoint (default: AWS_ENDPOINT_URL_KMS, else AWS). A loopback URL gets dummy credentials when none are set.',
+        },
       },
     },
   },

@@ -288,6 +288,15 @@ describe('kmsEnv prefetch and cache', () => {
     expect(decryptInputs()).toHaveLength(2)
   })
 
+  it('takes the expiry of its cacheKey from cacheKeyExpiry over cacheExpiry', async () => {
+    const handler = middy()
+      .use(kmsEnv({ fetchData: { a: 'DB_PASSWORD' }, cacheKey: 'per-key', cacheKeyExpiry: { 'per-key': 0 } }))
+      .handler(async () => {})
+    await handler({}, lambdaContext())
+    await handler({}, lambdaContext())
+    expect(decryptInputs()).toHaveLength(2)
+  })
+
   it('refreshes after cacheExpiry ms', async () => {
     const handler = middy()
       .use(kmsEnv({ fetchData: { a: 'DB_PASSWORD' }, cacheExpiry: 50 }))
