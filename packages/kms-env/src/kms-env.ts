@@ -71,7 +71,10 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
     return values
   }
 
-  if (canPrefetch(util)) {
+  // canPrefetch looks at cacheExpiry only; a cacheKeyExpiry of 0 for this key must not prefetch either
+  // (the prefetched value would be thrown away by the first invocation).
+  const expiry = options.cacheKeyExpiry[options.cacheKey] ?? options.cacheExpiry
+  if (canPrefetch({ ...util, cacheExpiry: expiry })) {
     client = createPrefetchClient(util) as KMSClient
     processCache(util, fetchRequest)
   }
