@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto'
+import middy, { type MiddlewareObj } from '@middy/core'
+import { processCache } from '@middy/util'
+import { sharedPostgres } from '@rdskit/testing/vitest'
+import { sql } from 'drizzle-orm'
+import postgres from 'postgres'
+import { afterAll, describe, expect, it } from 'vitest'
+import { rds } from '../src/index.ts'
+import { container, lambdaContext, resetAll, sleep, uniqueKey } from './helpers.ts'
+
+afterAll(resetAll)
+
+const database = await sharedPostgres.testDatabase()
+const cluster = await sharedPostgres.cluster()
+const tls = cluster.ca ? { ca: cluster.ca } : (false as const)
+const secret = () => `pw-${randomBytes(9).toString('hex')}`
+
+async function role() {
+  const name = `app_${randomBytes(4).toString('hex')}`
+  const password = secret()
+  await cluster.createRole({ name, password })
+  return { name, password }
+}
+
+/** A Middy credential middleware shaped like @middy/secrets-manager: a processCache entry of promises. */
+function secretStore(initial: string) {
+  const state = { password: initial, fetches: 0 }
+  const cacheKey = uniqueKey('secrets')
+  const fetch = (_request: unknown, cached: Record<string, unknown> = {}) => {
+    const values: Record<string, unknown> = {}
+    if (!cached.dbPassword) {
+      state.fetches++
+      values.dbPassword = Promise.resolve(state.password)
+    }
+    return values
+  }
+  const middleware: MiddlewareObj = {
+    before: async (request) => {
+      const { value } = processCache({ cacheKey, cacheExpiry: -1 }, fetch as never, request as never)
+      Object.assign(request.internal, value)
+    },
+  }
+  return { state, cacheKey, middleware }
+}
+
+function rotatingContainer(user: string, store: ReturnType<typeof secretStore>) {
+  const handler = middy()
+    .use(store.middleware)
+    .use(
+      rds({
+        config: { host: database.host, port: database.port, database: database.database, username: user },
+        internalData: { password: 'dbPassword' },
+        credentialSource: { cacheKey: store.cacheKey, middleware: store.middleware },
+        cacheKey: uniqueKey('rotation'),
+        tls,
+        logger: { warn() {} },
+      }),
+    )
+    .handler(async (_event, context) => (await context.db.execute(sql`select current_user as who`))[0]?.who)
+  return () => handler({} as never, lambdaContext() as never)
+}
+
+describe('password rotation', () => {
+  it('re-fetches the rotated password once and connects, when a warm container must reconnect', async () => {
+    const app = await role()
+    const store = secretStore(app.password)
+    const invoke = rotatingContainer(app.name, store)
+    expect(await invoke()).toBe(app.name)
+    expect(store.state.fetches).toBe(1)
+
+    const rotated = secret()
+    await cluster.setPassword(app.name, rotated)
+    store.state.password = rotated
+    expect(await invoke()).toBe(app.name) // existing session lives on: no refresh needed
+    expect(store.state.fetches).toBe(1)
+
+    await cluster.terminate({ user: app.name })
+    expect(await invoke()).toBe(app.name)
+    expect(store.state.fetches).toBe(2)
+  })
+
+  it('fails with AUTH_FAILED after exactly one refresh when the password is wrong, naming user and host only', async () => {
+    const app = await role()
+    const wrong = secret()
+    const store = secretStore(wrong)
+    const invoke = rotatingContainer(app.name, store)
+    const started = Date.now()
+    const error = await invoke().catch((e: unknown) => e)
+    expect(error).toMatchObject({
+      name: 'RdsError',
+      code: 'AUTH_FAILED',
+      sqlstate: '28P01',
+      retryable: false,
+    })
+    expect(store.state.fetches).toBe(2)
+    expect(Date.now() - started).toBeLessThan(2_000)
+    const text = `${(error as Error).message} ${JSON.stringify(error)} ${String((error as Error).cause)}`
+    expect(text).toContain(app.name)
+    expect(text).toContain(database.host)
+    expect(text).not.toContain(wrong)
+  })
+})
+
+describe('expiring tokens (as IAM authentication issues them)', () => {
+  it('asks the password function again for every new physical connection', async () => {
+    const app = await role()
+    // Like the IAM signer: the current token is valid for a short while and checked only at connect.
+    let current = ''
+    const issue = async () => {
+      current = secret()
+      await cluster.setPassword(app.name, current, new Date(Date.now() + 1_000))
+    }
+    const issued: string[] = []
+    const c = container(
+      {
+        config: {
+          host: database.host,
+          port: database.port,
+          database: database.database,
+          username: app.name,
+          password: () => {
+            issued.push(current)
+            return current
+          },
+        },
+        tls,
+        logger: { warn() {} },
+      },
+      async (_e, ctx) => (await ctx.db.execute(sql`select current_user as who`))[0]?.who,
+    )
+    await issue()
+    expect(await c.invoke()).toBe(app.name)
+    await sleep(1_300)
+    expect(await c.invoke()).toBe(app.name) // the session outlives its token
+    expect(issued).toHaveLength(1)
+
+    const stale = postgres({
+      host: database.host,
+      port: database.port,
+      database: database.database,
+      username: app.name,
+      password: issued[0],
+      ssl: cluster.ca ? { ca: cluster.ca } : false,
+      max: 1,
+    })
+    await expect(stale`select 1`).rejects.toMatchObject({ code: '28P01' })
+    await stale.end()
+
+    await issue()
+    await cluster.terminate({ user: app.name })
+    expect(await c.invoke()).toBe(app.name)
+    expect(issued).toHaveLength(2)
+    expect(issued[1]).not.toBe(issued[0])
+  })
+})
