@@ -50,10 +50,10 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
   // Drops a failed key from the cache (only if it still holds that attempt) so the next invocation
   // retries it; the keys that succeeded stay cached.
   const evict = (key: string, attempt: Promise<unknown>) => {
-    const cached = getCache(util.cacheKey as string) as { value?: Values }
+    const cached = getCache(options.cacheKey) as { value?: Values }
     if (cached.value?.[key] !== attempt) return
     cached.value[key] = undefined
-    modifyCache(util.cacheKey as string, cached.value)
+    modifyCache(options.cacheKey, cached.value)
   }
 
   const fetchRequest = (_request: unknown, cached?: unknown): Values => {
