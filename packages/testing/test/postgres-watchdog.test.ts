@@ -51,3 +51,32 @@ test.each([
     await expect.poll(() => existsSync(dir), { timeout: 5_000, interval: 100 }).toBe(false)
   },
 )
+
+test('the watchdog never signals a PID whose command line does not name its server, but still removes the directory', async () => {
+  const { mkdtemp } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = await mkdtemp(join(tmpdir(), 'rdskit-watchdog-test-'))
+  const bystander = spawn('sleep', ['60'], { stdio: 'ignore' })
+  const watchdogModule = fileURLToPath(new URL('../src/postgres/watchdog.ts', import.meta.url))
+  const code = `
+    const { startWatchdog } = await import(${JSON.stringify(watchdogModule)})
+    const watchdog = startWatchdog({ marker: '/no/such/server/data', dir: ${JSON.stringify(dir)}, signal: 'INT' })
+    watchdog.watch(${bystander.pid})
+    console.log('{"ready":true}')
+    setInterval(() => {}, 1000)
+  `
+  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (chunk: Buffer) => chunk.includes('ready') && resolve()),
+  )
+  child.kill('SIGKILL')
+  try {
+    await expect.poll(() => existsSync(dir), { timeout: 5_000, interval: 100 }).toBe(false)
+    expect(alive(bystander.pid as number)).toBe(true)
+  } finally {
+    bystander.kill('SIGKILL')
+  }
+})
