@@ -192,8 +192,8 @@ describe('kmsEnv with the real @aws-sdk/client-kms against the KMS test endpoint
       const elapsed = performance.now() - started
       expect(results).toEqual(['ok', 'ok'])
       expect(kms.calls().filter((c) => c.operation === 'Decrypt')).toHaveLength(10)
-      // sequential would take 10 × 100 ms
-      expect(elapsed).toBeLessThan(100 * 5)
+      // sequential would take at least 10 × 100 ms; the slack is for a loaded machine
+      expect(elapsed).toBeLessThan(100 * 8)
     } finally {
       undo()
     }

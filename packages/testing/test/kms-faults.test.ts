@@ -127,14 +127,14 @@ describe('startKms fault injection', () => {
   })
 
   it('clear() removes every fault', async () => {
-    kms.faults.latency(500)
+    kms.faults.latency(3000)
     kms.faults.throttleNext(5)
     kms.faults.denyKey('alias/app')
     kms.faults.clear()
     const started = performance.now()
     const out = await encrypt()
     expect(out.$metadata.attempts).toBe(1)
-    expect(performance.now() - started).toBeLessThan(400)
+    expect(performance.now() - started).toBeLessThan(2000)
   })
 
   it('rejects nonsense fault arguments', () => {
@@ -152,7 +152,7 @@ describe('startKms fault injection', () => {
     await new Promise((resolve) => setTimeout(resolve, 100))
     const started = performance.now()
     await endpoint.stop()
-    expect(performance.now() - started).toBeLessThan(500)
+    expect(performance.now() - started).toBeLessThan(1500)
     expect((await pending).name).toMatch(/TimeoutError|Error/)
   })
 })
@@ -172,11 +172,12 @@ describe('startKms lifecycle', () => {
     `
     const started = performance.now()
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 10_000 }, (error, out) =>
+      execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 }, (error, out) =>
         error ? reject(error) : resolve(out),
       )
     })
     expect(stdout.trim()).toBe('done')
-    expect(performance.now() - started).toBeLessThan(4000)
+    // It exits on its own (a kept-alive process would run into the 20 s timeout above).
+    expect(performance.now() - started).toBeLessThan(15_000)
   })
 })
