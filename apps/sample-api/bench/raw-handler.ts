@@ -1,0 +1,53 @@
+import postgres from 'postgres'
+
+/**
+ * The baseline a user would write without Middy or rdskit: one module-scope postgres.js client with the
+ * password in plain text in the environment, hand-rolled parsing, the same two queries as the full stack.
+ * One connection, as in one Lambda container (the full stack's rds() default too).
+ */
+const sql = postgres({
+  host: process.env.DB_HOST,
+  port: Number(process.env.DB_PORT),
+  database: process.env.DB_NAME,
+  username: process.env.DB_USER,
+  password: process.env.DB_PASSWORD_PLAINTEXT,
+  max: 1,
+})
+
+interface Event {
+  rawPath: string
+  body?: string
+  requestContext: { http: { method: string } }
+}
+
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const reply = (statusCode: number, body: unknown) => ({
+  statusCode,
+  headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify(body),
+})
+
+export const handler = async (event: Event) => {
+  const method = event.requestContext.http.method
+  if (method === 'GET' && event.rawPath.startsWith('/notes/')) {
+    const id = event.rawPath.slice('/notes/'.length)
+    if (!uuid.test(id)) return reply(400, { message: 'bad id' })
+    const [note] = await sql`select * from notes where id = ${id}`
+    return note ? reply(200, note) : reply(404, { message: 'not found' })
+  }
+  if (method === 'POST' && event.rawPath === '/notes') {
+    let input: { title?: unknown; body?: unknown; tags?: unknown }
+    try {
+      input = JSON.parse(event.body ?? '')
+    } catch {
+      return reply(400, { message: 'bad json' })
+    }
+    if (typeof input.title !== 'string' || input.title.trim() === '') return reply(422, { message: 'title' })
+    const [note] = await sql`
+      insert into notes (title, body, tags)
+      values (${input.title.trim()}, ${typeof input.body === 'string' ? input.body : ''}, ${Array.isArray(input.tags) ? (input.tags as string[]) : []})
+      returning *`
+    return reply(201, note)
+  }
+  return reply(404, { message: 'no route' })
+}
