@@ -123,10 +123,7 @@ async function readStdin(io: CliIo): Promise<Buffer> {
 function encryptHint(name: string, region: string | undefined): string {
   if (name === 'AccessDeniedException')
     return 'your credentials need kms:Encrypt on the key (key policy and IAM).'
-  return hintFor(name, {
-    plan: { key: '', variable: '', context: undefined, keyId: undefined, json: false },
-    region,
-  })
+  return hintFor(name, { region })
 }
 
 async function encrypt(flags: Flags, positionals: string[], io: CliIo): Promise<number> {

@@ -6,6 +6,12 @@ export interface DecryptFailure {
   region: string | undefined
 }
 
+/** What a hint may mention: the variable's plan when there is one (not for the CLI's Encrypt). */
+export interface HintContext {
+  plan?: KeyPlan | undefined
+  region: string | undefined
+}
+
 const timeoutCodes = new Set(['ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED'])
 const unreachableCodes = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EPIPE'])
 
@@ -20,13 +26,13 @@ export function errorName(error: unknown): string {
   return 'Error'
 }
 
-function describeContext(plan: KeyPlan): string {
-  return plan.context ? JSON.stringify(plan.context) : 'no encryption context'
+function describeContext(plan: KeyPlan | undefined): string {
+  return plan?.context ? JSON.stringify(plan.context) : 'no encryption context'
 }
 
 /** The hint for a KMS / network error, naming what to check. Never mentions the value. */
-export function hintFor(name: string, { plan, region }: DecryptFailure): string {
-  const fn = plan.context?.LambdaFunctionName
+export function hintFor(name: string, { plan, region }: HintContext): string {
+  const fn = plan?.context?.LambdaFunctionName
   const where = region ?? '<region>'
   switch (name) {
     case 'InvalidCiphertextException':
@@ -34,10 +40,10 @@ export function hintFor(name: string, { plan, region }: DecryptFailure): string 
         `the value was encrypted for another function name or encryption context than ${describeContext(plan)} ` +
         '(function renamed, or ciphertext copied from another function?), or it is not a KMS ciphertext. ' +
         `Re-encrypt it: rdskit-kms encrypt --key-id <key> --function-name ${fn ?? '<function>'}` +
-        (plan.context ? '; a ciphertext made without a context needs encryptionContext: false.' : '.')
+        (plan?.context ? '; a ciphertext made without a context needs encryptionContext: false.' : '.')
       )
     case 'IncorrectKeyException':
-      return `the ciphertext was made with another KMS key than keyId '${plan.keyId}': re-encrypt it with that key, or fix keyId.`
+      return `the ciphertext was made with another KMS key than keyId '${plan?.keyId}': re-encrypt it with that key, or fix keyId.`
     case 'AccessDeniedException':
       return (
         'the function’s role needs an Allow for kms:Decrypt on the key' +
