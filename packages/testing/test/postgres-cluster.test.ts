@@ -86,6 +86,12 @@ describe('startPostgres', () => {
     )
   })
 
+  test('rejects a role without a password before starting anything', async () => {
+    await expect(startPostgres({ roles: [{ name: 'nopw', password: '' }] })).rejects.toThrow(
+      /roles\[0\]: password must be a non-empty string/,
+    )
+  })
+
   test('creates roles whose SCRAM passwords log in, even with quotes in them', async () => {
     await expect(loginAs('app', appPassword)).resolves.toBe('app')
     const [role] =

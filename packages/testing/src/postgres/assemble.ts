@@ -1,7 +1,7 @@
 import type { Sql } from 'postgres'
 import { adminHelpers } from './admin.ts'
 import { adminApplicationName, connect, connectionInfo, type ServerTarget } from './connection.ts'
-import type { PostgresCluster } from './types.ts'
+import type { PostgresCluster, StartPostgresOptions } from './types.ts'
 
 export interface ServerControl {
   pid: number | undefined
@@ -80,5 +80,15 @@ export async function assembleCluster(args: {
       })()
       return stopping
     },
+  }
+}
+
+/** The `roles` option; on failure the cluster is stopped (its handles closed) before the error propagates. */
+export async function createRoles(cluster: PostgresCluster, options: StartPostgresOptions): Promise<void> {
+  try {
+    for (const role of options.roles ?? []) await cluster.createRole(role)
+  } catch (error) {
+    await cluster.stop()
+    throw error
   }
 }

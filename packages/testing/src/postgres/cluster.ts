@@ -1,6 +1,7 @@
-import { assembleCluster, noControl } from './assemble.ts'
+import { assembleCluster, createRoles, noControl } from './assemble.ts'
 import { targetFromUrl } from './connection.ts'
 import { startLocalCluster } from './local-cluster.ts'
+import { passwordClause, quoteIdent } from './sql-text.ts'
 import type { PostgresCluster, StartPostgresOptions } from './types.ts'
 
 /** Options that only a server this process controls can honour. */
@@ -22,6 +23,7 @@ function needsOwnServer(options: StartPostgresOptions): boolean {
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresCluster> {
   if (!options || typeof options !== 'object')
     throw new TypeError('startPostgres(options): options must be an object')
+  validateRoles(options.roles)
   const externalUrl = process.env.TEST_DATABASE_URL
   if (externalUrl && !needsOwnServer(options)) return attachExternal(externalUrl, options)
   return startLocalCluster(options)
@@ -40,6 +42,21 @@ export async function attachExternal(
         'pass { throwaway: true } to startPostgres() for a local cluster',
     ),
   })
-  for (const role of options.roles ?? []) await cluster.createRole(role)
+  await createRoles(cluster, options)
   return cluster
+}
+
+/** Fails before anything starts when a role in `roles` could not be created. */
+function validateRoles(roles: StartPostgresOptions['roles']): void {
+  if (roles === undefined) return
+  if (!Array.isArray(roles))
+    throw new TypeError('startPostgres: roles must be an array of { name, password }')
+  for (const [index, role] of roles.entries()) {
+    try {
+      quoteIdent(role?.name, 'name')
+      passwordClause(role?.password, role?.validUntil)
+    } catch (error) {
+      throw new TypeError(`startPostgres: roles[${index}]: ${(error as Error).message}`)
+    }
+  }
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { assembleCluster } from './assemble.ts'
+import { assembleCluster, createRoles } from './assemble.ts'
 import { type MajorVersion, serverBinaries } from './binaries.ts'
 import { hbaConf, serverFlags } from './config.ts'
 import type { ServerTarget } from './connection.ts'
@@ -107,7 +107,7 @@ export async function startLocalCluster(options: StartPostgresOptions): Promise<
         },
       },
     })
-    for (const role of options.roles ?? []) await cluster.createRole(role)
+    await createRoles(cluster, options)
     return cluster
   } catch (error) {
     await stopServer?.().catch(() => {})

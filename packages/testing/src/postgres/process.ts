@@ -67,9 +67,13 @@ export function spawnServer(args: {
       clearTimeout(timer)
       reject(error)
     }
+    // The ready line may arrive split across chunks: match against the recent output, not one chunk.
+    let recent = ''
     const onData = (chunk: Buffer) => {
       log.push(chunk)
-      if (!settled && args.ready.test(chunk.toString('utf8'))) {
+      if (settled) return
+      recent = (recent + chunk.toString('utf8')).slice(-4096)
+      if (args.ready.test(recent)) {
         settled = true
         clearTimeout(timer)
         child.unref()
