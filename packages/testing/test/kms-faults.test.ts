@@ -158,6 +158,24 @@ describe('startKms fault injection', () => {
 })
 
 describe('startKms lifecycle', () => {
+  it('listens on 127.0.0.1 on a free port by default, or on the port asked for', async () => {
+    const [a, b] = await Promise.all([startKms(), startKms()])
+    const port = Number(new URL(b.url).port)
+    await b.stop()
+    const pinned = await startKms({ port })
+    try {
+      expect(a.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+      expect(a.url).not.toBe(pinned.url)
+      expect(pinned.url).toBe(`http://127.0.0.1:${port}`)
+      expect(
+        (await kmsClient(pinned).send(new DescribeKeyCommand({ KeyId: (await pinned.createKey()).keyId })))
+          .KeyMetadata?.Enabled,
+      ).toBe(true)
+    } finally {
+      await Promise.all([a.stop(), pinned.stop()])
+    }
+  })
+
   it('never keeps a process alive: a script that forgets stop() still exits', async () => {
     const { execFile } = await import('node:child_process')
     const server = new URL('../src/index.ts', import.meta.url).pathname
