@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto'
+import {
+  type PgBouncer,
+  type PostgresCluster,
+  requireSystemBinary,
+  startPgBouncer,
+  startPostgres,
+} from '@rdskit/testing'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runContainers } from './containers.ts'
+
+const app = {
+  name: `app_${randomBytes(3).toString('hex')}`,
+  password: `pw-${randomBytes(9).toString('hex')}`,
+}
+let cluster: PostgresCluster
+let bouncer: PgBouncer | undefined
+
+beforeAll(async () => {
+  cluster = await startPostgres({
+    maxConnections: 5,
+    settings: { superuser_reserved_connections: 1 },
+    roles: [{ ...app }],
+  })
+})
+afterAll(async () => {
+  await bouncer?.stop()
+  await cluster?.stop()
+})
+
+describe('20 containers against max_connections = 5', () => {
+  it('each finishes or gets a retryable TOO_MANY_CONNECTIONS within its budget; none hangs', async () => {
+    const budgetMs = 2_000
+    const { outcomes, release } = await runContainers(
+      20,
+      {
+        config: {
+          host: cluster.host,
+          port: cluster.port,
+          database: cluster.database,
+          username: app.name,
+          password: app.password,
+        },
+        tls: false,
+      },
+      { budgetMs },
+    )
+    try {
+      const ok = outcomes.filter((o) => o.outcome === 'ok')
+      const refused = outcomes.filter((o) => o.outcome === 'TOO_MANY_CONNECTIONS')
+      expect(ok.length + refused.length, JSON.stringify(outcomes)).toBe(20)
+      expect(ok.length).toBeGreaterThanOrEqual(1)
+      expect(ok.length).toBeLessThanOrEqual(4)
+      expect(refused.every((o) => o.retryable === true)).toBe(true)
+      for (const o of outcomes) expect(o.elapsed).toBeLessThan(budgetMs)
+      // The refused ones backed off for most of their budget instead of failing at once.
+      expect(Math.max(...refused.map((o) => o.elapsed))).toBeGreaterThan(budgetMs / 2)
+    } finally {
+      await release()
+    }
+  }, 120_000)
+
+  it('all succeed through PgBouncer in transaction mode, holding no more server connections than its pool', async () => {
+    if (!requireSystemBinary('pgbouncer')) return
+    bouncer = await startPgBouncer({
+      upstream: { host: cluster.host, port: cluster.port, user: cluster.user, password: cluster.password },
+      users: [app],
+      poolMode: 'transaction',
+      poolSize: 2,
+    })
+    const { outcomes, release } = await runContainers(
+      20,
+      {
+        config: {
+          host: bouncer.host,
+          port: bouncer.port,
+          database: cluster.database,
+          username: app.name,
+          password: app.password,
+        },
+        tls: false,
+        pooler: true,
+      },
+      { budgetMs: 8_000, statement: 'select pg_sleep(0.05)' },
+    )
+    try {
+      expect(outcomes.map((o) => o.outcome)).toEqual(Array(20).fill('ok'))
+      const serverSessions = await cluster.sessions({ user: app.name })
+      expect(serverSessions.length).toBeLessThanOrEqual(2)
+    } finally {
+      await release()
+    }
+  }, 120_000)
+})
