@@ -75,3 +75,12 @@ describe('a TLS cluster', () => {
     expect(key.mode & 0o777).toBe(0o600)
   })
 })
+
+test('the TLS cluster pg_hba.conf has only hostssl lines', async () => {
+  const { readFile } = await import('node:fs/promises')
+  const rules = (await readFile(`${cluster.dir}/data/pg_hba.conf`, 'utf8'))
+    .split('\n')
+    .filter((line) => line.trim() && !line.startsWith('#'))
+  expect(rules.length).toBeGreaterThan(0)
+  for (const rule of rules) expect(rule).toMatch(/^hostssl all all \S+ scram-sha-256$/)
+})

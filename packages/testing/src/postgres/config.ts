@@ -9,8 +9,8 @@ const settingName = /^[A-Za-z_][A-Za-z0-9_.]*$/
 export function hbaConf(tls: boolean): string {
   const kind = tls ? 'hostssl' : 'host'
   return [
+    // No `local` line: like RDS, nothing connects through the Unix socket.
     '# written by @rdskit/testing',
-    'local all all scram-sha-256',
     `${kind} all all 127.0.0.1/32 scram-sha-256`,
     `${kind} all all ::1/128 scram-sha-256`,
     '',
