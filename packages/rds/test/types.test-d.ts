@@ -1,0 +1,40 @@
+import middy from '@middy/core'
+import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js'
+import type { Sql } from 'postgres'
+import { describe, expectTypeOf, it } from 'vitest'
+import rdsDefault, { migrate, type RdsError, type RdsErrorCode, rds } from '../src/index.ts'
+import * as schema from './fixtures/schema.ts'
+
+describe('types', () => {
+  it('types context.db from the schema, with $client the postgres.js Sql', () => {
+    middy()
+      .use(rds({ schema }))
+      .handler(async (_event, context) => {
+        expectTypeOf(context.db).toMatchTypeOf<PostgresJsDatabase<typeof schema>>()
+        expectTypeOf(context.db.$client).toEqualTypeOf<Sql>()
+        const rows = await context.db.select().from(schema.notes)
+        expectTypeOf(rows).toEqualTypeOf<{ id: number; body: string; createdAt: Date }[]>()
+        const first = await context.db.query.notes.findFirst()
+        expectTypeOf(first).toEqualTypeOf<{ id: number; body: string; createdAt: Date } | undefined>()
+        // @ts-expect-error: no such table in the schema
+        context.db.query.comments
+      })
+  })
+
+  it('follows contextKey', () => {
+    middy()
+      .use(rds({ schema, contextKey: 'database' }))
+      .handler(async (_event, context) => {
+        expectTypeOf(context.database).toMatchTypeOf<PostgresJsDatabase<typeof schema>>()
+        // @ts-expect-error: renamed
+        context.db
+      })
+  })
+
+  it('exports the default as the named factory, and typed errors', () => {
+    expectTypeOf(rdsDefault).toEqualTypeOf(rds)
+    expectTypeOf<RdsError['code']>().toEqualTypeOf<RdsErrorCode>()
+    expectTypeOf<RdsErrorCode>().toEqualTypeOf<'TOO_MANY_CONNECTIONS' | 'AUTH_FAILED' | RdsErrorCode>()
+    expectTypeOf(migrate).parameter(0).toHaveProperty('migrationsFolder').toEqualTypeOf<string>()
+  })
+})

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest'
+import { classify, failedBeforeSend, isConnectionLoss } from '../../src/classify.ts'
+import { RdsError, rdsErrorCodes } from '../../src/index.ts'
+import { fullJitter } from '../../src/recovery.ts'
+
+const scene = {
+  host: 'db.cluster-abc.eu-west-1.rds.amazonaws.com',
+  port: 5432,
+  user: 'app',
+  database: 'notes',
+  pooler: false,
+}
+const failure = (code: string, extra: object = {}) =>
+  Object.assign(new Error('English text is never read'), { code, ...extra })
+
+describe('classify', () => {
+  it.each([
+    ['53300', 'TOO_MANY_CONNECTIONS', true],
+    ['28P01', 'AUTH_FAILED', false],
+    ['28000', 'CONNECTION_REJECTED', false],
+    ['3D000', 'DATABASE_NOT_FOUND', false],
+    ['57014', 'TIMEOUT', true],
+    ['57P03', 'CONNECT_FAILED', true],
+    ['57P01', 'CONNECTION_LOST', false],
+    ['08006', 'CONNECTION_LOST', false],
+    ['08P01', 'POOLER_INCOMPATIBLE', false],
+    ['26000', 'POOLER_INCOMPATIBLE', false],
+    ['ECONNREFUSED', 'CONNECT_FAILED', true],
+    ['ENOTFOUND', 'CONNECT_FAILED', true],
+    ['CONNECT_TIMEOUT', 'CONNECT_TIMEOUT', true],
+    ['ECONNRESET', 'CONNECTION_LOST', false],
+    ['CONNECTION_CLOSED', 'CONNECTION_LOST', false],
+    ['CONNECTION_ENDED', 'CLIENT_CLOSED', true],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', 'TLS_HOSTNAME_MISMATCH', false],
+    ['SELF_SIGNED_CERT_IN_CHAIN', 'TLS_CERT_UNTRUSTED', false],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'TLS_CERT_UNTRUSTED', false],
+    ['CERT_HAS_EXPIRED', 'TLS_CERT_EXPIRED', false],
+    ['TLS_NOT_SUPPORTED', 'TLS_NOT_SUPPORTED', false],
+  ])('maps %s to %s (retryable %s) by its code, with a hint and the cause', (code, expected, retryable) => {
+    const cause = failure(code)
+    const error = classify(cause, scene)
+    expect(error).toBeInstanceOf(RdsError)
+    expect(error).toMatchObject({ code: expected, retryable, cause })
+    expect(error?.hint.length).toBeGreaterThan(10)
+    expect(rdsErrorCodes[error?.code as keyof typeof rdsErrorCodes]).toBeDefined()
+    if (/^[0-9A-Z]{5}$/.test(code)) {
+      expect(error?.sqlstate).toBe(code)
+      expect(error?.message).not.toContain('English text')
+    }
+  })
+
+  it('leaves application errors (unique violation, syntax error) and code-less errors alone', () => {
+    expect(classify(failure('23505'), scene)).toBeUndefined()
+    expect(classify(failure('42601'), scene)).toBeUndefined()
+    expect(classify(new Error('too many connections'), scene)).toBeUndefined()
+  })
+
+  it('names the user and host of an authentication failure', () => {
+    const error = classify(failure('28P01'), scene)
+    expect(error?.message).toContain('"app"')
+    expect(error?.message).toContain(scene.host)
+  })
+
+  it('points at pooler: true only when it is not set', () => {
+    expect(classify(failure('08P01'), scene)?.hint).toMatch(/set pooler: true/)
+    expect(classify(failure('08P01'), { ...scene, pooler: true })?.hint).not.toMatch(/set pooler: true/)
+  })
+
+  it('knows which failures happened before any statement was sent', () => {
+    expect(failedBeforeSend(failure('53300'))).toBe(true)
+    expect(failedBeforeSend(failure('ECONNREFUSED'))).toBe(true)
+    expect(failedBeforeSend(failure('ECONNRESET', { rdsConnectPhase: true }))).toBe(true)
+    expect(failedBeforeSend(failure('ECONNRESET'))).toBe(false)
+    expect(failedBeforeSend(failure('57P01'))).toBe(false)
+    expect(isConnectionLoss(failure('57P01'))).toBe(true)
+    expect(isConnectionLoss(failure('23505'))).toBe(false)
+  })
+})
+
+describe('full-jitter backoff', () => {
+  it('waits a uniform random time up to min(cap, base·2^attempt)', () => {
+    expect(fullJitter(0, 50, 1000, () => 1)).toBe(50)
+    expect(fullJitter(3, 50, 1000, () => 1)).toBe(400)
+    expect(fullJitter(10, 50, 1000, () => 1)).toBe(1000)
+    expect(fullJitter(10, 50, 1000, () => 0)).toBe(0)
+    expect(fullJitter(2, 50, 1000, () => 0.5)).toBe(100)
+  })
+})
