@@ -32,6 +32,10 @@ function client(user: string, password: string, extra: postgres.Options<Record<s
   })
 }
 
+function twinInfo(other: PostgresCluster) {
+  return { host: other.host, port: other.port, user: other.user, database: other.database }
+}
+
 async function loginAs(user: string, password: string): Promise<string> {
   const sql = client(user, password)
   try {
@@ -51,6 +55,18 @@ describe('startPostgres', () => {
     expect(cluster.password.length).toBeGreaterThanOrEqual(20)
     const [row] = await cluster.sql`show server_version`
     expect(row?.server_version).toMatch(/^17\./)
+  })
+
+  test('gives every cluster its own superuser password, though their data directories are copies of one template', async () => {
+    const twin = await startPostgres({ throwaway: true })
+    try {
+      expect(twin.password).not.toBe(cluster.password)
+      const intruder = postgres({ ...twinInfo(twin), password: cluster.password, max: 1, onnotice: () => {} })
+      await expect(intruder`select 1`).rejects.toMatchObject({ code: '28P01' })
+      await intruder.end({ timeout: 0 })
+    } finally {
+      await twin.stop()
+    }
   })
 
   test.each([15, 16] as const)(

@@ -31,6 +31,9 @@ export function serverFlags(args: {
     unix_socket_directories: args.socketDir,
     // A throwaway cluster gains nothing from surviving a power cut; skipping fsync makes DDL-heavy tests fast.
     fsync: 'off',
+    // Clusters usually live in RAM (/dev/shm): keep WAL from growing towards the 1 GB default between checkpoints.
+    max_wal_size: '128MB',
+    min_wal_size: '32MB',
     max_connections: String(options.maxConnections ?? 100),
   }
   if (options.maxConnections !== undefined) {

@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { assembleCluster, createRoles } from './assemble.ts'
 import { type MajorVersion, serverBinaries } from './binaries.ts'
 import { hbaConf, serverFlags } from './config.ts'
-import type { ServerTarget } from './connection.ts'
+import { connect, type ServerTarget } from './connection.ts'
+import { clusterBaseDir, clusterTemplate, provisionDataDir } from './data-dir.ts'
 import { serverOsUser, writeOwned } from './os-user.ts'
-import { descendants, runAs, signal, startOnFreePort } from './process.ts'
+import { descendants, signal, startOnFreePort } from './process.ts'
+import { passwordClause } from './sql-text.ts'
 import { makeServerCertificates } from './tls.ts'
 import type { PostgresCluster, StartPostgresOptions } from './types.ts'
 import { startWatchdog } from './watchdog.ts'
@@ -22,33 +23,23 @@ export async function startLocalCluster(options: StartPostgresOptions): Promise<
   }
   // Validates `settings` and `maxConnections` before any work is done.
   serverFlags({ port: 0, socketDir: '', tls: undefined, options })
-  const [binaries, user] = await Promise.all([serverBinaries(version), serverOsUser()])
-  const root = await mkdtemp(join(tmpdir(), 'rdskit-pg-'))
+  const [binaries, user, baseDir] = await Promise.all([
+    serverBinaries(version),
+    serverOsUser(),
+    clusterBaseDir(),
+  ])
+  const template = await clusterTemplate(binaries, version, user)
+  const root = await mkdtemp(join(baseDir, 'rdskit-pg-'))
   const dataDir = join(root, 'data')
-  // The watchdog exists before anything else, so even a crash during initdb leaves no directory behind.
+  // The watchdog exists before anything else, so even a crash during the copy leaves no directory behind.
   const watchdog = startWatchdog({ marker: dataDir, dir: root, signal: 'INT' })
   let stopServer: (() => Promise<void>) | undefined
   try {
     if (user) await chown(root, user.uid, user.gid)
     await chmod(root, 0o700)
-    const password = randomBytes(18).toString('base64url')
-    const pwfile = join(root, 'pwfile')
-    await writeOwned(pwfile, `${password}\n`, 0o600, user)
     const [certificates] = await Promise.all([
       options.tls ? makeServerCertificates() : undefined,
-      runAs(
-        binaries.initdb,
-        [
-          `--pgdata=${dataDir}`,
-          '--auth=scram-sha-256',
-          '--username=postgres',
-          `--pwfile=${pwfile}`,
-          '--encoding=UTF8',
-          '--locale=C',
-          '--no-sync',
-        ],
-        user,
-      ).finally(() => rm(pwfile, { force: true })),
+      provisionDataDir(template, dataDir),
     ])
     await writeOwned(join(dataDir, 'pg_hba.conf'), hbaConf(Boolean(options.tls)), 0o600, user)
     const tls = certificates && { cert: join(root, 'server.crt'), key: join(root, 'server.key') }
@@ -76,11 +67,13 @@ export async function startLocalCluster(options: StartPostgresOptions): Promise<
       host: '127.0.0.1',
       port,
       user: 'postgres',
-      password,
+      password: template.password,
       database: 'postgres',
       ssl: certificates ? { ca: certificates.ca, rejectUnauthorized: true } : undefined,
       url: undefined,
     }
+    // Every copy of the template starts with the template's password: give this cluster its own.
+    target.password = await replaceSuperuserPassword(target)
     let stopped: number[] = []
     const cluster = await assembleCluster({
       target,
@@ -115,4 +108,15 @@ export async function startLocalCluster(options: StartPostgresOptions): Promise<
     await rm(root, { recursive: true, force: true })
     throw error
   }
+}
+
+async function replaceSuperuserPassword(target: ServerTarget): Promise<string> {
+  const password = randomBytes(18).toString('base64url')
+  const sql = connect(target, 'postgres', { max: 1 })
+  try {
+    await sql.unsafe(`alter role postgres ${passwordClause(password, undefined)}`)
+  } finally {
+    await sql.end({ timeout: 0 })
+  }
+  return password
 }
