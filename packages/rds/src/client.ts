@@ -9,6 +9,8 @@ import { createSocketFactory, type TrackedSocket } from './socket.ts'
 import { type ResolvedTls, resolveTls } from './tls.ts'
 
 const now = () => performance.now()
+/** Idle longer than this, the container was probably frozen: check what arrived meanwhile. */
+const freezeSuspectMs = 5
 
 type PgOptions = postgres.Options<Record<string, postgres.PostgresType>>
 const noop = () => {}
@@ -118,36 +120,52 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     ...rest
   } = config as unknown as Record<string, unknown>
 
-  const sql = postgres({
-    ...(rest as PgOptions),
+  const socket = createSocketFactory({
     host: identity.host,
     port: identity.port,
-    user: identity.user,
-    database: identity.database,
-    password: passwordFn as () => Promise<string>,
-    ssl: false,
-    connection: {
-      application_name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? '@rdskit/rds',
-      ...(config.connection as Record<string, string> | undefined),
-    },
-    socket: createSocketFactory({
+    tls,
+    connectTimeoutMs: fallbackBudgetMs,
+    deadline: () => (Number.isFinite(deadline) ? deadline : now() + fallbackBudgetMs),
+    sockets,
+  })
+  const connect = () =>
+    postgres({
+      ...(rest as PgOptions),
       host: identity.host,
       port: identity.port,
-      tls,
-      connectTimeoutMs: fallbackBudgetMs,
-      deadline: () => (Number.isFinite(deadline) ? deadline : now() + fallbackBudgetMs),
-      sockets,
-    }),
-  } as PgOptions)
+      user: identity.user,
+      database: identity.database,
+      password: passwordFn as () => Promise<string>,
+      ssl: false,
+      connection: {
+        application_name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? '@rdskit/rds',
+        ...(config.connection as Record<string, string> | undefined),
+      },
+      socket,
+    } as PgOptions)
+  let sql = connect()
+
+  /**
+   * postgres.js keeps the statement and error of a connection that died under a statement, and the slot's
+   * next handshake misreads them: a 28P01 or 53300 there turns into an endless reconnect loop, and a FATAL
+   * like 57P01 rejects the next session's first statement. So after such a loss the whole postgres.js
+   * client is replaced (drizzle and `$client` reach it through proxies); the old one is ended.
+   */
+  function renew() {
+    const old = sql
+    sql = connect()
+    Object.assign(sql.options.parsers, old.options.parsers)
+    Object.assign(sql.options.serializers, old.options.serializers)
+    Object.assign(sql.options.connection, old.options.connection)
+    old.end({ timeout: 5 }).catch(noop)
+  }
 
   const scene: ErrorScene = { ...identity, pooler: options.pooler }
   const recovery: RecoveryContext = {
     scene,
     settle: async () => {
       await closeDeadSockets(20)
-      // postgres.js keeps a FATAL that arrived under a statement (57P01…) and rejects the first statement of
-      // the slot's next session with it. A throwaway statement absorbs that stale error.
-      if (sockets.size === 0) await sql.unsafe('select 1').catch(noop)
+      renew()
     },
     deadline: () => (Number.isFinite(deadline) ? deadline : now() + fallbackBudgetMs),
     timedOut: () => timedOut,
@@ -168,20 +186,25 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
       this.#mode = 'values'
       return this
     }
+    #make = (): PromiseLike<T> => {
+      const query = sql.unsafe(...this.#args)
+      return (this.#mode === 'values' ? query.values() : query) as unknown as PromiseLike<T>
+    }
     #run(): Promise<T> {
-      const readOnly = isReadOnly(this.#args[0])
       inFlight++
-      return runStatement(
-        recovery,
-        () => {
-          const query = sql.unsafe(...this.#args)
-          return (this.#mode === 'values' ? query.values() : query) as unknown as PromiseLike<T>
-        },
-        readOnly,
-      ).finally(() => {
+      const settle = () => {
         inFlight--
         lastUsedAt = now()
-      })
+      }
+      // Happy path: one promise hop. Recovery (and the read-only check) only once something failed.
+      return Promise.resolve(this.#make()).then(
+        (value) => {
+          settle()
+          return value
+        },
+        (error: unknown) =>
+          runStatement(recovery, this.#make, isReadOnly(this.#args[0]), error).finally(settle),
+      )
     }
     // biome-ignore lint/suspicious/noThenProperty: drizzle awaits what client.unsafe() returns
     then<A = T, B = never>(
@@ -192,20 +215,23 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     }
   }
 
+  const unsafe = (...args: Parameters<Sql['unsafe']>) => new GuardedQuery(args)
+  /** What drizzle talks to: `unsafe` guarded, everything else (begin, options…) on the current client. */
   const guarded = new Proxy(sql, {
-    get(target, property) {
-      if (property === 'unsafe') {
-        return (...args: Parameters<Sql['unsafe']>) => new GuardedQuery(args)
-      }
-      return Reflect.get(target, property, target)
-    },
+    get: (_target, property) => (property === 'unsafe' ? unsafe : Reflect.get(sql, property, sql)),
+  })
+  /** `db.$client`: the current postgres.js client, untouched. */
+  const current = new Proxy(sql, {
+    apply: (_target, thisArg, args) =>
+      Reflect.apply(sql as unknown as (...a: unknown[]) => unknown, thisArg, args),
+    get: (_target, property) => Reflect.get(sql, property, sql),
   })
 
   const db = drizzle(guarded, {
     ...(options.schema ? { schema: options.schema } : {}),
     ...(options.drizzle as object),
   }) as unknown as Db
-  db.$client = sql
+  db.$client = current
 
   const isDead = (s: TrackedSocket) => s.socket.destroyed || !s.socket.writable || s.socket.readableEnded
 
@@ -277,7 +303,9 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
 
   return {
     identity,
-    sql,
+    get sql() {
+      return current
+    },
     db,
     sockets,
     get ended() {
@@ -303,7 +331,7 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
       } else {
         deadline = Number.POSITIVE_INFINITY
       }
-      if (sockets.size > 0) {
+      if (sockets.size > 0 && started - Math.min(wasIdleSince, started) >= freezeSuspectMs) {
         // After a freeze, a close the server sent meanwhile is waiting in the kernel. We may be past this
         // loop iteration's poll phase, so yield twice: the next poll reads it, its close callbacks run.
         await new Promise((resolve) => setImmediate(resolve))

@@ -18,6 +18,8 @@ export interface MigrateOptions {
   migrationsTable?: string
   /** Default 'drizzle'. */
   migrationsSchema?: string
+  /** Receives the warnings of `tls: 'require'` or `false` for `config`. Default console. */
+  logger?: { warn(message: string): void }
 }
 
 export interface MigrateResult {
@@ -75,6 +77,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
       config: { ...options.config, max: 1, onnotice: noop },
       tls: options.tls ?? 'verify-full',
       statementTimeout: false,
+      logger: options.logger ?? console,
     })
     owned = createClient(resolved, {
       identity: identityOf(resolved.config),

@@ -15,7 +15,7 @@ export interface RecoveryContext {
   deadline(): number
   /** True once the invocation's watchdog fired: in-flight sockets were destroyed on purpose. */
   timedOut(): boolean
-  /** Wait until a dropped session's socket is closed, so that the re-run goes out on a new one. */
+  /** After a session died under a statement: wait for its socket to close and replace the postgres.js client. */
   settle(): Promise<void>
   /** Re-fetch the credential once after SQLSTATE 28P01 (cache invalidation, new IAM token). */
   refreshCredentials(): Promise<void>
@@ -68,16 +68,22 @@ export async function runStatement<T>(
   ctx: RecoveryContext,
   make: () => PromiseLike<T>,
   readOnly: boolean,
+  firstError?: unknown,
 ): Promise<T> {
   let attempt = 0
   let lostRetried = false
   let refreshed = false
+  let pending = firstError
   for (;;) {
     try {
-      return await make()
+      if (pending === undefined) return await make()
+      throw pending
     } catch (error) {
+      pending = undefined
       if (error instanceof RdsError) throw error
       const beforeSend = failedBeforeSend(error)
+      // The session died under a statement: get a clean client before anything else goes out.
+      if (!beforeSend && isConnectionLoss(error)) await ctx.settle()
       if (ctx.timedOut() || now() >= ctx.deadline()) {
         if (codeOf(error) === '57014') throw classify(error, ctx.scene) ?? error
         if (classify(error, ctx.scene) || beforeSend) throw deadlineError(error, beforeSend, ctx)
@@ -108,7 +114,6 @@ export async function runStatement<T>(
         const safe = readOnly && ctx.retryReadOnly
         if (safe && !lostRetried) {
           lostRetried = true
-          await ctx.settle()
           continue
         }
         throw new RdsError('CONNECTION_LOST', classified.message.replace(/\. Hint: .*$/s, ''), {

@@ -31,7 +31,9 @@ describe('migrate()', () => {
     const database = await cluster.createDatabase()
     try {
       const results = await Promise.all(
-        Array.from({ length: 5 }, () => migrate({ config: configOf(database), tls, migrationsFolder })),
+        Array.from({ length: 5 }, () =>
+          migrate({ config: configOf(database), tls, migrationsFolder, logger: { warn() {} } }),
+        ),
       )
       expect(results.map((r) => r.applied)).toEqual([2, 2, 2, 2, 2])
       const rows = await database.sql`select hash from drizzle.__drizzle_migrations`
@@ -78,9 +80,12 @@ describe('migrate()', () => {
       'CREATE TABLE ok (id int);\n--> statement-breakpoint\nSELECT * FROM missing_table;',
     )
     try {
-      const error = await migrate({ config: configOf(database), tls, migrationsFolder: folder }).catch(
-        (e: unknown) => e,
-      )
+      const error = await migrate({
+        config: configOf(database),
+        tls,
+        migrationsFolder: folder,
+        logger: { warn() {} },
+      }).catch((e: unknown) => e)
       expect(error).toMatchObject({ name: 'RdsError', code: 'MIGRATION_FAILED', sqlstate: '42P01' })
       const tables =
         await database.sql`select count(*)::int as n from information_schema.tables where table_name = 'ok'`
