@@ -248,6 +248,45 @@ describe('startKms key management', () => {
   })
 })
 
+describe('startKms speaks the KMS JSON 1.1 protocol on the wire', () => {
+  const post = (target: string | undefined, body: string) =>
+    fetch(`${kms.url}/`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-amz-json-1.1',
+        ...(target ? { 'x-amz-target': target } : {}),
+      },
+      body,
+    })
+
+  it('answers with application/x-amz-json-1.1 and base64 blobs', async () => {
+    const response = await post(
+      'TrentService.Encrypt',
+      JSON.stringify({ KeyId: key.keyId, Plaintext: 'aGk=' }),
+    )
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toBe('application/x-amz-json-1.1')
+    const body = (await response.json()) as { CiphertextBlob: string }
+    expect(Buffer.from(body.CiphertextBlob, 'base64').length).toBeGreaterThan(30)
+  })
+
+  it('answers errors as {"__type", "message"} with a 4xx status', async () => {
+    const unknown = await post('TrentService.ReEncrypt', '{}')
+    expect(unknown.status).toBe(400)
+    expect(await unknown.json()).toEqual({
+      __type: 'UnknownOperationException',
+      message: 'The test endpoint does not implement ReEncrypt',
+    })
+    const noTarget = await post(undefined, '{}')
+    expect(((await noTarget.json()) as { __type: string }).__type).toBe('UnknownOperationException')
+    const badJson = await post('TrentService.Encrypt', '{not json')
+    expect(badJson.status).toBe(400)
+    expect(((await badJson.json()) as { __type: string }).__type).toBe('SerializationException')
+    const get = await fetch(`${kms.url}/`)
+    expect(get.status).toBe(400)
+  })
+})
+
 describe('startKms call log', () => {
   it('records operation, resolved key, requested KeyId, context and status, and never the plaintext or ciphertext', async () => {
     kms.clearCalls()
