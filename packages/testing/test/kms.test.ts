@@ -277,6 +277,8 @@ describe('startKms speaks the KMS JSON 1.1 protocol on the wire', () => {
       __type: 'UnknownOperationException',
       message: 'The test endpoint does not implement ReEncrypt',
     })
+    const inherited = await post('TrentService.constructor', '{}')
+    expect(((await inherited.json()) as { __type: string }).__type).toBe('UnknownOperationException')
     const noTarget = await post(undefined, '{}')
     expect(((await noTarget.json()) as { __type: string }).__type).toBe('UnknownOperationException')
     const badJson = await post('TrentService.Encrypt', '{not json')

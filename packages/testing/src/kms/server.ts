@@ -121,7 +121,8 @@ export async function startKms(options: StartKmsOptions = {}): Promise<KmsEndpoi
       // Left unanswered: status stays 0 in the log, and the socket stays open until the client gives up.
       if (fault === 'hang') return
       if (fault) throw fault
-      const op = operations[operation]
+      // hasOwn: 'constructor' or 'toString' must not reach Object.prototype.
+      const op = Object.hasOwn(operations, operation) ? operations[operation] : undefined
       if (!op)
         throw new KmsProtocolError(
           'UnknownOperationException',
