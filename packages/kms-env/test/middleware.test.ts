@@ -279,6 +279,25 @@ describe('kmsEnv prefetch and cache', () => {
     expect(decryptedNames().sort()).toEqual(['API_TOKEN', 'API_TOKEN', 'DB_PASSWORD'])
   })
 
+  it('retries, in the first invocation, a prefetch Decrypt that failed before it arrived', async () => {
+    kms.restore()
+    let calls = 0
+    kms = mockKms(plaintexts)
+    kms.on(DecryptCommand).callsFake(async (input: DecryptCommandInput) => {
+      calls++
+      if (calls === 1) throw Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' })
+      return {
+        Plaintext: new TextEncoder().encode(plaintexts[nameOf(input.CiphertextBlob) as 'DB_PASSWORD']),
+      }
+    })
+    const handler = middy()
+      .use(kmsEnv({ fetchData: { a: 'DB_PASSWORD' }, setToContext: true }))
+      .handler(async (_event, context) => context.a)
+    await tick(10) // INIT ends; the prefetch has failed by now
+    expect(await handler({}, lambdaContext())).toBe('hunter2')
+    expect(calls).toBe(2)
+  })
+
   it('decrypts on every invocation with cacheExpiry: 0', async () => {
     const handler = middy()
       .use(kmsEnv({ fetchData: { a: 'DB_PASSWORD' }, cacheExpiry: 0 }))
