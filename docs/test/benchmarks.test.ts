@@ -5,7 +5,7 @@ import { docsRoot, readPage } from './markdown.ts'
 
 /**
  * The benchmarks page only copies what the packages measured: every number in a table after a
- * `<!-- bench:<package>-… -->` marker must appear in that package's README (where `pnpm bench` results
+ * `<!-- bench:<package>-… -->` marker (and in the list of ratios under it) must appear in that package's README (where `pnpm bench` results
  * are recorded), and the English and Japanese tables carry the same numbers.
  */
 const readmes: Record<string, string> = {
@@ -17,8 +17,11 @@ const readmes: Record<string, string> = {
 /** `{ marker: table text }` for every bench table of a page. */
 function benchTables(markdown: string): Map<string, string> {
   const tables = new Map<string, string>()
-  for (const match of markdown.matchAll(/<!-- bench:([\w-]+) -->\n((?:\|.*\n?)+)/g)) {
-    tables.set(match[1] ?? '', match[2] ?? '')
+  // The table, and the list of ratios right after it.
+  for (const match of markdown.matchAll(
+    /<!-- bench:([\w-]+) -->\n((?:\|.*\n?)+)((?:\n?(?:- | {2}).*\n?)*)/g,
+  )) {
+    tables.set(match[1] ?? '', `${match[2] ?? ''}${match[3] ?? ''}`)
   }
   return tables
 }
