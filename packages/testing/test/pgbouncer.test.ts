@@ -32,6 +32,16 @@ async function bouncer(options: Partial<Parameters<typeof startPgBouncer>[0]> = 
   return started
 }
 
+function parts(pooler: PgBouncer) {
+  return {
+    host: pooler.host,
+    port: pooler.port,
+    user: app.name,
+    password: app.password,
+    database: db.database,
+  }
+}
+
 describe.runIf(binary)('startPgBouncer', () => {
   test('forwards queries in transaction mode by default, as the roles it was given', async () => {
     const pooler = await bouncer()
@@ -124,6 +134,30 @@ describe.runIf(binary)('startPgBouncer', () => {
     } finally {
       await secure.stop()
     }
+  })
+
+  test('with tls, requires TLS from clients and verifies against its own CA', async () => {
+    const pooler = await bouncer({ tls: true })
+    expect(pooler.ca).toMatch(/^-----BEGIN CERTIFICATE-----/)
+    expect(pooler.url(app, db.database)).toMatch(/\?sslmode=verify-full$/)
+    const verified = postgres(pooler.url(app, db.database), {
+      ssl: { ca: pooler.ca, rejectUnauthorized: true },
+      max: 1,
+    })
+    await expect(verified`select 1 as one`).resolves.toEqual([{ one: 1 }])
+    await verified.end()
+    const plain = postgres({ ...parts(pooler), ssl: false, max: 1 })
+    await expect(plain`select 1`).rejects.toMatchObject({ code: '08P01', message: /SSL required/ })
+    await plain.end({ timeout: 0 })
+    const wrongCa = postgres({
+      ...parts(pooler),
+      ssl: { ca: cluster.ca ?? (await bouncer({ tls: true })).ca },
+      max: 1,
+    })
+    await expect(wrongCa`select 1`).rejects.toMatchObject({
+      code: expect.stringMatching(/UNABLE_TO_VERIFY|SELF_SIGNED/),
+    })
+    await wrongCa.end({ timeout: 0 })
   })
 
   test('stop ends the process and removes its directory, and can be called twice', async () => {

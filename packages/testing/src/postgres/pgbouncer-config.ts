@@ -70,6 +70,7 @@ export function pgBouncerIni(args: {
   port: number
   authFile: string
   caFile: string | undefined
+  clientTls: { cert: string; key: string } | undefined
 }): string {
   const { upstream } = args.options
   return [
@@ -89,6 +90,13 @@ export function pgBouncerIni(args: {
     // postgres.js sends these startup parameters; PgBouncer would refuse the client otherwise.
     'ignore_startup_parameters = extra_float_digits,options',
     ...(args.caFile ? ['server_tls_sslmode = verify-full', `server_tls_ca_file = ${args.caFile}`] : []),
+    ...(args.clientTls
+      ? [
+          'client_tls_sslmode = require',
+          `client_tls_cert_file = ${args.clientTls.cert}`,
+          `client_tls_key_file = ${args.clientTls.key}`,
+        ]
+      : []),
     '',
   ].join('\n')
 }

@@ -7,6 +7,7 @@ import { serverOsUser, writeOwned } from './os-user.ts'
 import type { PgBouncer, StartPgBouncerOptions } from './pgbouncer.types.ts'
 import { pgBouncerIni, pgBouncerSettings, userList } from './pgbouncer-config.ts'
 import { startOnFreePort } from './process.ts'
+import { makeServerCertificates } from './tls.ts'
 import { startWatchdog } from './watchdog.ts'
 
 /**
@@ -33,11 +34,22 @@ export async function startPgBouncer(options: StartPgBouncerOptions): Promise<Pg
     await writeOwned(authFile, userList(settings.users), 0o600, user)
     const caFile = options.upstream.ca ? join(dir, 'upstream-ca.pem') : undefined
     if (caFile) await writeOwned(caFile, options.upstream.ca as string, 0o644, user)
+    const certificates = options.tls ? await makeServerCertificates('rdskit test PgBouncer') : undefined
+    const clientTls = certificates && { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') }
+    if (certificates && clientTls) {
+      await writeOwned(clientTls.cert, certificates.cert, 0o644, user)
+      await writeOwned(clientTls.key, certificates.key, 0o600, user)
+    }
 
     const server = await startOnFreePort({
       file: binary,
       argvFor: async (port) => {
-        await writeOwned(ini, pgBouncerIni({ options, settings, port, authFile, caFile }), 0o600, user)
+        await writeOwned(
+          ini,
+          pgBouncerIni({ options, settings, port, authFile, caFile, clientTls }),
+          0o600,
+          user,
+        )
         return [ini]
       },
       user,
@@ -60,13 +72,15 @@ export async function startPgBouncer(options: StartPgBouncerOptions): Promise<Pg
       port,
       pid,
       poolMode: settings.poolMode,
+      ca: certificates?.ca,
       dir,
       url(
         login = { name: options.upstream.user, password: options.upstream.password },
         database = defaultDatabase,
       ) {
         const auth = `${encodeURIComponent(login.name)}:${encodeURIComponent(login.password)}`
-        return `postgres://${auth}@127.0.0.1:${port}/${encodeURIComponent(database)}`
+        const query = certificates ? '?sslmode=verify-full' : ''
+        return `postgres://${auth}@127.0.0.1:${port}/${encodeURIComponent(database)}${query}`
       },
       stop() {
         stopping ??= (async () => {

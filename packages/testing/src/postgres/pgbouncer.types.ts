@@ -17,6 +17,11 @@ export interface StartPgBouncerOptions {
   maxClientConnections?: number
   /** Extra users PgBouncer accepts (SCRAM, passed through to the server). */
   users?: { name: string; password: string }[]
+  /**
+   * Require TLS from clients (client_tls_sslmode=require) with a CA and certificate made for this PgBouncer
+   * (SANs localhost, 127.0.0.1), like an RDS Proxy that requires TLS. Its CA is `ca`.
+   */
+  tls?: boolean
 }
 
 export interface PgBouncer {
@@ -24,9 +29,11 @@ export interface PgBouncer {
   port: number
   pid: number
   poolMode: 'session' | 'transaction' | 'statement'
+  /** The CA PEM that signed PgBouncer's certificate, when `tls` is on. */
+  ca?: string
   /** Its temp directory (config, userlist); removed by stop(). */
   dir?: string
-  /** postgres:// URL through the pooler for a user and database. */
+  /** postgres:// URL through the pooler for a user and database (with ?sslmode=verify-full when `tls`). */
   url(user?: { name: string; password: string }, database?: string): string
   stop(): Promise<void>
 }
