@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import middy from '@middy/core'
 import { requireSystemBinary, startPgBouncer, startPostgres } from '@rdskit/testing'
 import { sql } from 'drizzle-orm'
+import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { Bench } from 'tinybench'
 import { close, rds } from '../src/index.ts'
@@ -26,13 +27,35 @@ const print = (line: string) => {
   console.log(line)
 }
 
+/** Median (over alternating rounds) of each task's mean latency in ms: the machine may be shared. */
+async function medians(tasks: [string, () => unknown][], rounds: number, timeMs: number) {
+  const samples = new Map<string, number[]>()
+  for (let round = 0; round < rounds; round++) {
+    const bench = new Bench({ time: timeMs, warmupTime: Math.min(100, timeMs / 4) })
+    const order = [...tasks].sort(() => Math.random() - 0.5)
+    for (const [name, fn] of order) bench.add(name, fn)
+    await bench.run()
+    for (const task of bench.tasks) {
+      const result = task.result as { latency?: { mean: number } }
+      samples.set(task.name, [...(samples.get(task.name) ?? []), result.latency?.mean ?? Number.NaN])
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
+  return Object.fromEntries([...samples].map(([name, xs]) => [name, median(xs)]))
+}
+
+const us = (ms: number | undefined) => `${((ms ?? Number.NaN) * 1000).toFixed(0)} µs`
+
 try {
-  // 1. A warm invocation running one `select 1`.
-  const withRds = middy()
-    .use(rds({ config: target, tls: { ca }, cacheKey: 'bench-rds', logger: quiet }))
+  // 1. A warm invocation running one `select 1`, written the way each user would write it.
+  const rdsDrizzle = middy()
+    .use(rds({ config: target, tls: { ca }, cacheKey: 'bench-rds-drizzle', logger: quiet }))
     .handler(async (_event, ctx) => ctx.db.execute(sql`select 1`))
+  const rdsClient = middy()
+    .use(rds({ config: target, tls: { ca }, cacheKey: 'bench-rds-client', logger: quiet }))
+    .handler(async (_event, ctx) => ctx.db.$client`select 1`)
   const raw = postgres({ ...target, ssl: { ca }, max: 1 })
-  const rawHandler = async () => raw`select 1`
+  const rawDb = drizzle(postgres({ ...target, ssl: { ca }, max: 1 }))
   const connectPerInvocation = async () => {
     const once = postgres({ ...target, ssl: { ca }, max: 1 })
     try {
@@ -41,45 +64,42 @@ try {
       await once.end()
     }
   }
-  await withRds({}, context())
-  await rawHandler()
-
-  // The machine is shared: alternate the fast tasks in short rounds and take the median of the round means.
-  const fast: [string, () => Promise<unknown>][] = [
-    ['rds (reused connection)', () => withRds({}, context())],
-    ['raw postgres.js at module scope (floor)', rawHandler],
-  ]
-  const rounds: Record<string, number[]> = {}
-  for (let round = 0; round < 8; round++) {
-    const bench = new Bench({ time: 400, warmupTime: 50 })
-    for (const [name, fn] of round % 2 ? [...fast].reverse() : fast) bench.add(name, fn)
-    await bench.run()
-    for (const task of bench.tasks) {
-      const latency = (task.result as { latency?: { mean: number } }).latency?.mean ?? Number.NaN
-      rounds[task.name] = [...(rounds[task.name] ?? []), latency]
-    }
+  const warm = {
+    ...(await medians(
+      [
+        ['rds, drizzle db.execute', () => rdsDrizzle({}, context())],
+        ['module-scope drizzle over postgres.js', () => rawDb.execute(sql`select 1`)],
+      ],
+      15,
+      200,
+    )),
+    ...(await medians(
+      [
+        ['rds, db.$client tagged query', () => rdsClient({}, context())],
+        ['module-scope postgres.js tagged query', () => raw`select 1`],
+      ],
+      15,
+      200,
+    )),
   }
-  const naive = new Bench({ time: 3_000, warmupTime: 200 })
-  naive.add('connect per invocation', connectPerInvocation)
-  await naive.run()
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
-  const mean = (name: string) => {
-    if (rounds[name]) return median(rounds[name])
-    const result = naive.tasks.find((t) => t.name === name)?.result as
-      | { latency?: { mean: number } }
-      | undefined
-    return result?.latency?.mean ?? Number.NaN
-  }
-  const rdsMs = mean('rds (reused connection)')
-  const rawMs = mean('raw postgres.js at module scope (floor)')
-  const naiveMs = mean('connect per invocation')
-  print('## warm invocation, one `select 1` over TLS (verify-full) + SCRAM')
-  print(`rds (reused connection):                 ${(rdsMs * 1000).toFixed(0)} µs/invocation`)
-  print(`raw postgres.js at module scope (floor): ${(rawMs * 1000).toFixed(0)} µs/invocation`)
-  print(`connect per invocation:                  ${(naiveMs * 1000).toFixed(0)} µs/invocation`)
-  print(`ratio connect-per-invocation / rds:      ${(naiveMs / rdsMs).toFixed(1)}× (target ≥ 5×)`)
-  print(`ratio rds / raw floor:                   ${(rdsMs / rawMs).toFixed(3)}× (target ≤ 1.1×)`)
+  const naive = await medians([['connect per invocation', connectPerInvocation]], 1, 3_000)
+  const r = warm['rds, drizzle db.execute'] as number
+  const floorDrizzle = warm['module-scope drizzle over postgres.js'] as number
+  const rc = warm['rds, db.$client tagged query'] as number
+  const floorRaw = warm['module-scope postgres.js tagged query'] as number
+  const n = naive['connect per invocation'] as number
+  print('## warm invocation, one `select 1` over TLS (verify-full) + SCRAM-SHA-256')
+  print(`rds, drizzle db.execute:                ${us(r)}`)
+  print(`module-scope drizzle over postgres.js:  ${us(floorDrizzle)}`)
+  print(`rds, db.$client tagged query:           ${us(rc)}`)
+  print(`module-scope postgres.js tagged query:  ${us(floorRaw)}`)
+  print(`connect per invocation (naive handler): ${us(n)}`)
+  print(`ratio connect-per-invocation / rds:     ${(n / r).toFixed(1)}× faster (target ≥ 5×)`)
+  print(
+    `ratio rds / module-scope, same query:   ${(r / floorDrizzle).toFixed(2)}× (drizzle), ${(rc / floorRaw).toFixed(2)}× (tagged) (target ≤ 1.1×)`,
+  )
   await raw.end()
+  await rawDb.$client.end()
 
   // 2. The middleware's own warm cost, the query excluded.
   const bare = middy().handler(async () => 1)
@@ -87,15 +107,16 @@ try {
     .use(rds({ config: target, tls: { ca }, cacheKey: 'bench-overhead', logger: quiet }))
     .handler(async () => 1)
   await withMiddleware({}, context())
-  const overhead = new Bench({ time: 2_000, warmupTime: 300 })
-  overhead.add('bare middy', () => bare({}, context()))
-  overhead.add('middy + rds (no query)', () => withMiddleware({}, context()))
-  await overhead.run()
-  const ns = (name: string) =>
-    ((overhead.tasks.find((t) => t.name === name)?.result as { latency?: { mean: number } }).latency?.mean ??
-      Number.NaN) * 1e6
-  const bareNs = ns('bare middy')
-  const rdsNs = ns('middy + rds (no query)')
+  const overhead = await medians(
+    [
+      ['bare middy', () => bare({}, context())],
+      ['middy + rds', () => withMiddleware({}, context())],
+    ],
+    6,
+    300,
+  )
+  const bareNs = (overhead['bare middy'] as number) * 1e6
+  const rdsNs = (overhead['middy + rds'] as number) * 1e6
   print('## warm overhead of the middleware, query excluded')
   print(`bare middy:             ${bareNs.toFixed(0)} ns/invocation`)
   print(`middy + rds (no query): ${rdsNs.toFixed(0)} ns/invocation`)

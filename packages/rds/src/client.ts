@@ -89,6 +89,7 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   let deadline = Number.POSITIVE_INFINITY
   let timedOut = false
   let watchdog: NodeJS.Timeout | undefined
+  let watchdogDelay = 0
   let lastUsedAt = now()
   let idleSince = Number.POSITIVE_INFINITY
   let inFlight = 0
@@ -248,7 +249,24 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     return [...sockets].filter((s) => !s.ready || s.lastWriteAt > s.lastReadAt)
   }
 
+  /**
+   * One timer per client, re-armed with refresh() when the budget is the same as last time (it is, for a
+   * given function): allocating a timer per invocation measurably slowed the warm path.
+   */
+  function armWatchdog(delay: number) {
+    if (watchdog && Math.abs(watchdogDelay - delay) <= 50) {
+      watchdog.refresh()
+      return
+    }
+    clearTimeout(watchdog)
+    watchdogDelay = delay
+    watchdog = setTimeout(onDeadline, delay)
+    watchdog.unref()
+  }
+
   function onDeadline() {
+    // A timer left armed between invocations (or re-armed a little late) is not this invocation's deadline.
+    if (!Number.isFinite(deadline) || now() < deadline - 60) return
     timedOut = true
     for (const tracked of stalledSockets()) tracked.socket.destroy()
   }
@@ -322,12 +340,10 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
       timedOut = false
       const wasIdleSince = idleSince
       idleSince = Number.POSITIVE_INFINITY
-      clearTimeout(watchdog)
       const started = now()
       if (remainingMs !== undefined && Number.isFinite(remainingMs)) {
         deadline = started + remainingMs - options.timeoutMargin
-        watchdog = setTimeout(onDeadline, Math.max(0, remainingMs - options.timeoutMargin))
-        watchdog.unref()
+        armWatchdog(Math.max(0, remainingMs - options.timeoutMargin))
       } else {
         deadline = Number.POSITIVE_INFINITY
       }
@@ -356,8 +372,6 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     },
     finish() {
       idleSince = now()
-      clearTimeout(watchdog)
-      watchdog = undefined
       deadline = Number.POSITIVE_INFINITY
       lastUsedAt = now()
     },

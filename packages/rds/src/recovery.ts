@@ -74,6 +74,8 @@ export async function runStatement<T>(
   let lostRetried = false
   let refreshed = false
   let pending = firstError
+  /** The last answer worth reporting if the deadline cuts a later attempt short (53300 beats a timeout). */
+  let lastRefusal: RdsError | undefined
   for (;;) {
     try {
       if (pending === undefined) return await make()
@@ -86,6 +88,7 @@ export async function runStatement<T>(
       if (!beforeSend && isConnectionLoss(error)) await ctx.settle()
       if (ctx.timedOut() || now() >= ctx.deadline()) {
         if (codeOf(error) === '57014') throw classify(error, ctx.scene) ?? error
+        if (beforeSend && lastRefusal) throw lastRefusal
         if (classify(error, ctx.scene) || beforeSend) throw deadlineError(error, beforeSend, ctx)
         throw error
       }
@@ -94,6 +97,7 @@ export async function runStatement<T>(
       const sqlstate = sqlstateOf(error)
       const code = codeOf(error) ?? ''
       if (beforeSend && (retryConnectSqlstates.has(sqlstate ?? '') || retryConnectCodes.has(code))) {
+        lastRefusal = classified
         const wait = fullJitter(attempt++, ctx.backoffBase, ctx.backoffCap)
         if (now() + wait >= ctx.deadline()) throw classified
         await sleep(wait)
