@@ -87,6 +87,8 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   const sockets = new Set<TrackedSocket>()
   let password = input.password
   let deadline = Number.POSITIVE_INFINITY
+  /** Invocations between begin() and finish(): more than one on Lambda Managed Instances. */
+  let active = 0
   let timedOut = false
   let watchdog: NodeJS.Timeout | undefined
   let watchdogDelay = 0
@@ -342,11 +344,15 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
       idleSince = Number.POSITIVE_INFINITY
       const started = now()
       if (remainingMs !== undefined && Number.isFinite(remainingMs)) {
-        deadline = started + remainingMs - options.timeoutMargin
+        // Concurrent invocations share the client: its deadline is the latest of theirs (each statement is
+        // still cut by its session's statement_timeout).
+        const mine = started + remainingMs - options.timeoutMargin
+        deadline = active > 0 && Number.isFinite(deadline) ? Math.max(deadline, mine) : mine
         armWatchdog(Math.max(0, remainingMs - options.timeoutMargin))
-      } else {
+      } else if (active === 0) {
         deadline = Number.POSITIVE_INFINITY
       }
+      active++
       if (sockets.size > 0 && started - Math.min(wasIdleSince, started) >= freezeSuspectMs) {
         // After a freeze, a close the server sent meanwhile is waiting in the kernel. We may be past this
         // loop iteration's poll phase, so yield twice: the next poll reads it, its close callbacks run.
@@ -371,6 +377,8 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
       }
     },
     finish() {
+      active = Math.max(0, active - 1)
+      if (active > 0) return
       idleSince = now()
       deadline = Number.POSITIVE_INFINITY
       lastUsedAt = now()

@@ -80,6 +80,27 @@ function checkNumber(options: Record<string, unknown>, name: string, min: number
   }
 }
 
+/**
+ * postgres.js's own `ssl` option, when given instead of `tls`, keeps its meaning; verification stays on
+ * unless it says otherwise (`rejectUnauthorized: false`, 'require', 'prefer', 'allow').
+ */
+function tlsFromSsl(ssl: unknown): TlsOption | undefined {
+  if (ssl === undefined || ssl === null) return undefined
+  if (ssl === false || ssl === 'disable') return false
+  if (ssl === true || ssl === 'verify-full') return 'verify-full'
+  if (ssl === 'require' || ssl === 'prefer' || ssl === 'allow') return 'require'
+  if (typeof ssl === 'object') {
+    const { ca, servername, rejectUnauthorized } = ssl as {
+      ca?: string
+      servername?: string
+      rejectUnauthorized?: boolean
+    }
+    if (rejectUnauthorized === false) return 'require'
+    return { ...(ca !== undefined ? { ca } : {}), ...(servername ? { servername } : {}) }
+  }
+  return undefined
+}
+
 /** Merges defaults and validates, naming the offending option. Reads AWS_LAMBDA_MAX_CONCURRENCY once. */
 export function resolveOptions(
   opts: RdsOptions<Record<string, unknown>, string> = {},
@@ -152,6 +173,7 @@ export function resolveOptions(
     }
   }
   const maxPoolSize = opts.maxPoolSize ?? defaults.maxPoolSize
+  const tlsOption = opts.tls ?? tlsFromSsl(config.ssl) ?? 'verify-full'
   const concurrency = Number(env.AWS_LAMBDA_MAX_CONCURRENCY)
   if (opts.config?.max === undefined && Number.isInteger(concurrency) && concurrency > 1) {
     config.max = Math.min(concurrency, maxPoolSize)
@@ -167,7 +189,7 @@ export function resolveOptions(
     statementTimeout: opts.statementTimeout,
     contextKey: opts.contextKey ?? defaults.contextKey,
     iamAuth: opts.iamAuth ?? false,
-    tls: opts.tls ?? 'verify-full',
+    tls: tlsOption,
     pooler: opts.pooler ?? false,
     maxPoolSize,
     drizzle: opts.drizzle ?? {},

@@ -72,3 +72,20 @@ describe('options', () => {
     expect(middleware.before?.name).toBe('rdsMiddlewareBefore')
   })
 })
+
+describe('postgres.js ssl given instead of tls', () => {
+  it.each([
+    [false, false],
+    [true, 'verify-full'],
+    ['require', 'require'],
+    [{ rejectUnauthorized: false }, 'require'],
+    [{ rejectUnauthorized: true, servername: 'db.example.com' }, { servername: 'db.example.com' }],
+    [{ ca: 'PEM' }, { ca: 'PEM' }],
+  ])('keeps the meaning of ssl %j as tls %j', (ssl, tls) => {
+    expect(resolveOptions({ config: { ssl: ssl as never } }, {}).tls).toEqual(tls)
+  })
+
+  it('lets an explicit tls option win', () => {
+    expect(resolveOptions({ config: { ssl: false }, tls: 'verify-full' }, {}).tls).toBe('verify-full')
+  })
+})
