@@ -71,6 +71,7 @@ export const defaults = {
    * verified; in Lambda without `ca` the runtime's RDS bundle `/var/runtime/ca-cert.pem` plus the default store
    * (RDS Proxy presents public certificates). `servername` verifies against another name (SSH tunnels) — explicit
    * only. `'require'` encrypts without verifying and logs a warning; `false` sends the password in clear text.
+   * When unset, a postgres.js `config.ssl` keeps its meaning (verification stays on unless it turns it off).
    */
   tls: 'verify-full',
   /**
