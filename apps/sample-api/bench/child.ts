@@ -15,7 +15,8 @@ if (!bundle) throw new Error('usage: node bench/child.ts serve|cold <bundle> [pa
 if (mode === 'serve') {
   const { handler } = (await import(pathToFileURL(bundle).href)) as { handler: Handler }
   const api = await startLocalApi({ handler, port: 0 })
-  process.stdout.write(`${api.url}\n`)
+  // The URL goes to stderr: stdout (the access log) is /dev/null, as cheap as Lambda's log pipe.
+  process.stderr.write(`listening ${api.url}\n`)
   process.on('SIGTERM', () => api.close().then(() => process.exit(0)))
 } else {
   const started = performance.now()

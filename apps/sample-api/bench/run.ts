@@ -97,21 +97,17 @@ const seed = await cluster.sql`select 1`.then(async () => {
 // ---- throughput ----------------------------------------------------------------------------------
 const serve = (bundlePath: string) =>
   new Promise<{ url: string; proc: ChildProcess }>((resolve, reject) => {
-    // The access log goes to /dev/null: its cost (serialising the line) stays in the measurement.
+    // The access log goes to /dev/null: its cost (serialising and writing the line) stays measured.
     const proc = spawn(process.execPath, [child, 'serve', bundlePath], {
       env,
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'ignore', 'pipe'],
     })
     children.add(proc)
     let buf = ''
-    proc.stdout?.on('data', (d: Buffer) => {
+    proc.stderr?.on('data', (d: Buffer) => {
       buf += d
-      const url = /http:\/\/[\d.:]+/.exec(buf)?.[0]
-      if (url) {
-        proc.stdout?.removeAllListeners('data')
-        proc.stdout?.resume()
-        resolve({ url, proc })
-      }
+      const url = /listening (http:\/\/[\d.:]+)/.exec(buf)?.[1]
+      if (url) resolve({ url, proc })
     })
     proc.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
   })

@@ -197,6 +197,7 @@ describe('HTTP behaviour', () => {
     expect(reply.headers['access-control-allow-origin']).toBe('*')
     expect(reply.headers['x-content-type-options']).toBe('nosniff')
     expect(reply.headers['strict-transport-security']).toContain('max-age')
+    expect(reply.headers['content-security-policy']).toContain("default-src 'none'; frame-ancestors 'none'")
     const problem = await app.invoke('GET', '/nowhere', { headers: { origin: 'https://app.example' } })
     expect(problem.headers['access-control-allow-origin']).toBe('*')
     expect(problem.headers['x-content-type-options']).toBe('nosniff')

@@ -2,22 +2,60 @@ import { and, arrayContains, desc, eq, sql } from 'drizzle-orm'
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js'
 import type * as schema from '../db/schema.ts'
 import { type Note, notes } from '../db/schema.ts'
+import { uuidv7 } from '../db/uuidv7.ts'
 import { encodeCursor } from './cursor.ts'
 import type { CreateNote, ListQuery, UpdateNote } from './schemas.ts'
 
 export type Db = PostgresJsDatabase<typeof schema>
 
-export const insertNote = async (db: Db, input: CreateNote): Promise<Note> => {
-  const [row] = await db
+/**
+ * The hot statements, built once per drizzle instance (drizzle's query builder costs more CPU than the
+ * round trip to a nearby database) and named, so postgres.js also prepares them once per connection.
+ * Transactions build their statements per call: a prepared query is bound to the pool, not to `tx`.
+ */
+const buildStatements = (db: Db) => ({
+  findById: db
+    .select()
+    .from(notes)
+    .where(eq(notes.id, sql.placeholder('id')))
+    .prepare('notes_find_by_id'),
+  insert: db
     .insert(notes)
-    .values({ title: input.title, body: input.body, tags: input.tags, slug: input.slug ?? null })
+    .values({
+      id: sql.placeholder('id'),
+      title: sql.placeholder('title'),
+      body: sql.placeholder('body'),
+      tags: sql.placeholder('tags'),
+      slug: sql.placeholder('slug'),
+    })
     .returning()
+    .prepare('notes_insert'),
+})
+
+const statementsByDb = new WeakMap<Db, ReturnType<typeof buildStatements>>()
+const statements = (db: Db) => {
+  let built = statementsByDb.get(db)
+  if (!built) {
+    built = buildStatements(db)
+    statementsByDb.set(db, built)
+  }
+  return built
+}
+
+export const insertNote = async (db: Db, input: CreateNote): Promise<Note> => {
+  const [row] = await statements(db).insert.execute({
+    id: uuidv7(),
+    title: input.title,
+    body: input.body,
+    tags: input.tags,
+    slug: input.slug ?? null,
+  })
   if (!row) throw new Error('INSERT … RETURNING returned no row')
   return row
 }
 
 export const findNote = async (db: Db, id: string): Promise<Note | undefined> => {
-  const [row] = await db.select().from(notes).where(eq(notes.id, id))
+  const [row] = await statements(db).findById.execute({ id })
   return row
 }
 
