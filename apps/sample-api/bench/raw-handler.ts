@@ -1,20 +1,21 @@
-import postgres from 'postgres'
+import postgres, { type Sql } from 'postgres'
 
 /**
  * The baseline a user would write without Middy or rdskit: one module-scope postgres.js client with the
  * password in plain text in the environment, hand-rolled parsing, the same two queries as the full stack.
  * One connection, as in one Lambda container (the full stack's rds() default too).
  */
-const sql = postgres({
-  host: process.env.DB_HOST,
-  port: Number(process.env.DB_PORT),
-  database: process.env.DB_NAME,
-  username: process.env.DB_USER,
-  password: process.env.DB_PASSWORD_PLAINTEXT,
-  max: 1,
-})
+export const connect = (password: string | undefined) =>
+  postgres({
+    host: process.env.DB_HOST,
+    port: Number(process.env.DB_PORT),
+    database: process.env.DB_NAME,
+    username: process.env.DB_USER,
+    password,
+    max: 1,
+  })
 
-interface Event {
+export interface Event {
   rawPath: string
   body?: string
   requestContext: { http: { method: string } }
@@ -27,7 +28,9 @@ const reply = (statusCode: number, body: unknown) => ({
   body: JSON.stringify(body),
 })
 
-export const handler = async (event: Event) => {
+/** The two routes over whatever client `getSql` gives (the KMS variant decrypts before the first one). */
+export const routes = (getSql: () => Sql | Promise<Sql>) => async (event: Event) => {
+  const sql = await getSql()
   const method = event.requestContext.http.method
   if (method === 'GET' && event.rawPath.startsWith('/notes/')) {
     const id = event.rawPath.slice('/notes/'.length)
@@ -51,3 +54,6 @@ export const handler = async (event: Event) => {
   }
   return reply(404, { message: 'no route' })
 }
+
+const sql = connect(process.env.DB_PASSWORD_PLAINTEXT)
+export const handler = routes(() => sql)
