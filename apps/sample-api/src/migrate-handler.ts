@@ -29,14 +29,70 @@ const required = (name: string): string => {
   return value
 }
 
+export interface MigrationTarget {
+  host: string
+  port: number
+  database: string
+  appUser: string
+  appPassword: string
+  master: { username: string; password: string }
+  /** verify-full in AWS (the RDS CA via NODE_EXTRA_CA_CERTS); false only against a local test server. */
+  tls: 'verify-full' | false
+  migrationsFolder: string
+}
+
+/**
+ * Makes the app role match `appPassword` (created if missing) with rights on the database and the
+ * `public` schema, as the master user; then runs `migrate()` as the app role, so it owns its tables.
+ */
+export const migrateDatabase = async (
+  target: MigrationTarget,
+): Promise<{ roleCreated: boolean; applied: number }> => {
+  const { host, port, database, appUser } = target
+  const admin = postgres({
+    host,
+    port,
+    database,
+    username: target.master.username,
+    password: target.master.password,
+    ssl: target.tls === false ? false : { rejectUnauthorized: true, servername: host },
+    max: 1,
+    onnotice: () => {},
+  })
+  let roleCreated = false
+  try {
+    const verifier = scramVerifier(target.appPassword)
+    const [exists] = await admin`select 1 from pg_roles where rolname = ${appUser}`
+    roleCreated = !exists
+    // Role names and verifiers cannot be bind parameters in DDL: quote them as an identifier / a literal
+    // (a verifier is base64, `$` and `:` only).
+    const role = `"${appUser.replaceAll('"', '""')}"`
+    const db = `"${database.replaceAll('"', '""')}"`
+    await admin.unsafe(`${exists ? 'alter' : 'create'} role ${role} with login password '${verifier}'`)
+    await admin.unsafe(`grant connect, create on database ${db} to ${role}`)
+    await admin.unsafe(`grant usage, create on schema public to ${role}`)
+    log.info('app role ready', { role: appUser, created: roleCreated })
+  } finally {
+    await admin.end({ timeout: 5 })
+  }
+  try {
+    const { applied } = await migrate({
+      config: { host, port, database, username: appUser, password: target.appPassword },
+      tls: target.tls,
+      migrationsFolder: target.migrationsFolder,
+    })
+    log.info('migrations applied', { database, applied })
+    return { roleCreated, applied }
+  } catch (error) {
+    log.error('migrations failed', describeError(error))
+    throw error
+  }
+}
+
 export const handler = async (event: CustomResourceEvent) => {
   const physicalId = event.PhysicalResourceId ?? 'rdskit-sample-api-migrations'
   if (event.RequestType === 'Delete') return { PhysicalResourceId: physicalId }
 
-  const host = required('DB_HOST')
-  const database = required('DB_NAME')
-  const appUser = required('DB_USER')
-  const port = Number(process.env.DB_PORT ?? 5432)
   const { appPassword } = await decryptEnv({
     fetchData: { appPassword: 'DB_PASSWORD' },
     encryptionContext: { LambdaFunctionName: required('API_FUNCTION_NAME') },
@@ -50,41 +106,15 @@ export const handler = async (event: CustomResourceEvent) => {
   if (!master.username || !master.password)
     throw new Error('The master secret has no username/password keys.')
 
-  // verify-full: Node trusts the RDS CA through NODE_EXTRA_CA_CERTS=/var/runtime/ca-cert.pem.
-  const ssl = { rejectUnauthorized: true, servername: host }
-  const admin = postgres({
-    host,
-    port,
-    database,
-    username: master.username,
-    password: master.password,
-    ssl,
-    max: 1,
+  await migrateDatabase({
+    host: required('DB_HOST'),
+    port: Number(process.env.DB_PORT ?? 5432),
+    database: required('DB_NAME'),
+    appUser: required('DB_USER'),
+    appPassword,
+    master: { username: master.username, password: master.password },
+    tls: 'verify-full',
+    migrationsFolder: new URL('./drizzle', import.meta.url).pathname,
   })
-  try {
-    const verifier = scramVerifier(appPassword)
-    const [exists] = await admin`select 1 from pg_roles where rolname = ${appUser}`
-    // Role names and verifiers cannot be bind parameters in DDL: quote them as an identifier / a literal
-    // (a verifier is base64, `$` and `:` only).
-    const role = `"${appUser.replaceAll('"', '""')}"`
-    const db = `"${database.replaceAll('"', '""')}"`
-    await admin.unsafe(`${exists ? 'alter' : 'create'} role ${role} with login password '${verifier}'`)
-    await admin.unsafe(`grant connect, create on database ${db} to ${role}`)
-    await admin.unsafe(`grant usage, create on schema public to ${role}`)
-    log.info('app role ready', { role: appUser, created: !exists })
-  } finally {
-    await admin.end({ timeout: 5 })
-  }
-
-  try {
-    await migrate({
-      config: { host, port, database, username: appUser, password: appPassword, ssl },
-      migrationsFolder: new URL('./drizzle', import.meta.url).pathname,
-    })
-  } catch (error) {
-    log.error('migrations failed', describeError(error))
-    throw error
-  }
-  log.info('migrations applied', { database })
   return { PhysicalResourceId: physicalId }
 }
