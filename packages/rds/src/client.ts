@@ -68,9 +68,11 @@ export function identityOf(
 }
 
 /** Resolves once postgres.js has seen the socket's 'close' (and returned the connection to its pool). */
-function waitForClose(tracked: TrackedSocket): Promise<void> {
+function waitForClose(tracked: TrackedSocket, idle = false): Promise<void> {
   return new Promise((resolve) => {
     if (tracked.closed) return resolve()
+    // Dropped by us while nothing was asked: nothing was cut short, no need to renew the client.
+    if (idle) tracked.expectedClose = true
     tracked.socket.once('close', () => resolve())
     tracked.socket.destroy()
   })
@@ -89,6 +91,8 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   let deadline = Number.POSITIVE_INFINITY
   /** Invocations between begin() and finish(): more than one on Lambda Managed Instances. */
   let active = 0
+  /** A session closed under postgres.js (reset, server FATAL, destroyed on deadline): renew before reuse. */
+  let tainted = false
   let timedOut = false
   let watchdog: NodeJS.Timeout | undefined
   let watchdogDelay = 0
@@ -130,6 +134,9 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     connectTimeoutMs: fallbackBudgetMs,
     deadline: () => (Number.isFinite(deadline) ? deadline : now() + fallbackBudgetMs),
     sockets,
+    onUnexpectedClose: () => {
+      tainted = true
+    },
   })
   const connect = () =>
     postgres({
@@ -155,6 +162,7 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
    * client is replaced (drizzle and `$client` reach it through proxies); the old one is ended.
    */
   function renew() {
+    tainted = false
     const old = sql
     sql = connect()
     Object.assign(sql.options.parsers, old.options.parsers)
@@ -190,6 +198,7 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
       return this
     }
     #make = (): PromiseLike<T> => {
+      if (tainted) renew()
       const query = sql.unsafe(...this.#args)
       return (this.#mode === 'values' ? query.values() : query) as unknown as PromiseLike<T>
     }
@@ -243,7 +252,7 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     for (let turn = 0; turn < turns && sockets.size > 0; turn++) {
       await new Promise((resolve) => setImmediate(resolve))
       const dead = [...sockets].filter(isDead)
-      if (dead.length) return void (await Promise.all(dead.map(waitForClose)))
+      if (dead.length) return void (await Promise.all(dead.map((tracked) => waitForClose(tracked))))
     }
   }
 
@@ -314,7 +323,14 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
             for (const tracked of sockets) tracked.socket.destroy()
           }, timeoutMs)
     try {
-      await runStatement(recovery, () => sql.unsafe('select 1'), true)
+      await runStatement(
+        recovery,
+        () => {
+          if (tainted) renew()
+          return sql.unsafe('select 1')
+        },
+        true,
+      )
     } finally {
       clearTimeout(timer)
       lastUsedAt = now()
@@ -363,8 +379,9 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
         const dead = [...sockets].filter(
           (s) => isDead(s) || (inFlight === 0 && s.lastReadAt > wasIdleSince && s.lastWriteAt < wasIdleSince),
         )
-        if (dead.length) await Promise.all(dead.map(waitForClose))
+        if (dead.length) await Promise.all(dead.map((tracked) => waitForClose(tracked, inFlight === 0)))
       }
+      if (tainted && inFlight === 0) renew()
       const timeout =
         remainingMs !== undefined && Number.isFinite(remainingMs)
           ? statementTimeoutFor(remainingMs)

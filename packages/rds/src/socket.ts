@@ -10,6 +10,8 @@ export interface TrackedSocket {
   ready: boolean
   lastReadAt: number
   lastWriteAt: number
+  /** postgres.js ended it (Terminate sent), or we dropped it while idle: no statement was cut short. */
+  expectedClose: boolean
   /** Its 'close' was emitted (our listener runs first, postgres.js's right after in the same emit). */
   closed: boolean
   /** The statement_timeout (ms, as sent) this session runs with; undefined when none was sent. */
@@ -24,6 +26,8 @@ export interface SocketTarget {
   /** Absolute time (performance.now()) by which the connection must be open. */
   deadline: () => number
   sockets: Set<TrackedSocket>
+  /** A session closed without postgres.js ending it: a statement may have been cut short (see client.ts). */
+  onUnexpectedClose?: () => void
 }
 
 const now = () => performance.now()
@@ -107,6 +111,7 @@ function track(
   const tracked: TrackedSocket = {
     socket,
     ready: false,
+    expectedClose: false,
     closed: false,
     lastReadAt: now(),
     lastWriteAt: 0,
@@ -135,7 +140,38 @@ function track(
   socket.once('close', () => {
     tracked.closed = true
     target.sockets.delete(tracked)
+    if (!tracked.expectedClose) target.onUnexpectedClose?.()
   })
+  // postgres.js nulls its socket in its 'close' handler and only then rejects the statement in flight; a
+  // transaction's own ROLLBACK, issued from that rejection, then writes to null from a setImmediate and
+  // crashes the process (porsager/postgres#1208, #1154). So an unexpected close is reported as an 'error'
+  // first, while the socket still exists, and 'close' is delivered after the writes that follow it.
+  let errored = false
+  const emit = socket.emit as (this: net.Socket, ...a: unknown[]) => boolean
+  socket.emit = function trackedEmit(this: net.Socket, event: string | symbol, ...args: unknown[]) {
+    if (event === 'error') errored = true
+    if (event === 'close' && !tracked.expectedClose) {
+      if (!errored) {
+        errored = true
+        emit.call(
+          this,
+          'error',
+          Object.assign(new Error(`connection to ${target.host}:${target.port} closed`), {
+            code: 'CONNECTION_CLOSED',
+          }),
+        )
+      }
+      setImmediate(() => setImmediate(() => emit.call(this, 'close', ...args)))
+      return true
+    }
+    return emit.call(this, event, ...args)
+  } as typeof socket.emit
+  const end = socket.end
+  socket.end = function trackedEnd(this: net.Socket, ...args: unknown[]) {
+    // postgres.js ends with a Terminate message; Node's own end() after the peer's FIN passes nothing.
+    if (args[0] !== undefined && typeof args[0] !== 'function') tracked.expectedClose = true
+    return (end as (...a: unknown[]) => net.Socket).apply(this, args)
+  } as typeof socket.end
   const write = socket.write
   socket.write = function trackedWrite(this: net.Socket, ...args: unknown[]) {
     tracked.lastWriteAt = now()

@@ -153,3 +153,52 @@ describe('expiring tokens (as IAM authentication issues them)', () => {
     expect(issued[1]).not.toBe(issued[0])
   })
 })
+
+describe('a session killed under a transaction, then a rotated password', () => {
+  it('reconnects with the refreshed password instead of looping on the broken slot', async () => {
+    const app = await role()
+    const store = secretStore(app.password)
+    const applicationName = `tx-${randomBytes(3).toString('hex')}`
+    const handler = middy()
+      .use(store.middleware)
+      .use(
+        rds({
+          config: {
+            host: database.host,
+            port: database.port,
+            database: database.database,
+            username: app.name,
+            connection: { application_name: applicationName },
+          },
+          internalData: { password: 'dbPassword' },
+          credentialSource: { cacheKey: store.cacheKey, middleware: store.middleware },
+          cacheKey: uniqueKey('tx-loss'),
+          tls,
+          logger: { warn() {} },
+        }),
+      )
+      .handler(async (event, context) => {
+        if ((event as { hold?: boolean }).hold) {
+          await context.db.transaction(async (tx) => {
+            await tx.execute(sql`select pg_sleep(2)`)
+          })
+        }
+        return (await context.db.execute(sql`select current_user as who`))[0]?.who
+      })
+    const invoke = (event: object) => handler(event as never, lambdaContext(4_000) as never)
+    expect(await invoke({})).toBe(app.name)
+
+    const held = invoke({ hold: true }).catch((e: unknown) => e)
+    await sleep(300)
+    expect(await cluster.terminate({ applicationName })).toBe(1)
+    expect(await held).toMatchObject({ name: 'RdsError', code: 'CONNECTION_LOST' })
+
+    const rotated = secret()
+    await cluster.setPassword(app.name, rotated)
+    store.state.password = rotated
+    const started = Date.now()
+    expect(await invoke({})).toBe(app.name)
+    expect(Date.now() - started).toBeLessThan(1_000)
+    expect(store.state.fetches).toBe(2)
+  })
+})
