@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import config from '../.vitepress/config.ts'
 import { fences, listPages, readPage } from './markdown.ts'
-import { allIds, headingIds, htmlFileOf, internalLinks, readBuilt, urlOf } from './site.ts'
+import { allIds, contentOf, headingIds, htmlFileOf, internalLinks, readBuilt, urlOf } from './site.ts'
 
 const pages = listPages()
 const english = pages.filter((page) => !page.startsWith('ja/'))
@@ -89,6 +89,15 @@ describe('the built site', () => {
         return hash !== undefined && hash !== '' && !allIds(readBuilt(path)).has(decodeURIComponent(hash))
       })
     expect(broken).toEqual([])
+  })
+
+  it.each(japanese)('has no stray space between two Japanese characters in %s', (page) => {
+    // A line break inside Japanese prose renders as a space: Japanese paragraphs are kept on one line.
+    const text = contentOf(readBuilt(urlOf(page)))
+      .replace(/<pre[\s\S]*?<\/pre>/g, '')
+      .replace(/<[^>]+>/g, '')
+    const cjk = '[\u3040-\u30ff\u3400-\u9fff\uff01-\uff60]'
+    expect(text.match(new RegExp(`${cjk}\\s+${cjk}`, 'g')) ?? []).toEqual([])
   })
 
   it('renders the diagrams from SVG files, in the language of the page', () => {
