@@ -76,6 +76,18 @@ describe('request bodies', () => {
     expect(await app.count()).toBe(before)
   })
 
+  test.each([
+    ['__proto__', '{"title":"x","__proto__":{"admin":true}}'],
+    ['constructor.prototype', '{"title":"x","tags":[],"constructor":{"prototype":{}}}'],
+  ])('a %s key answers 422 naming body and pollutes nothing', async (_name, raw) => {
+    const before = await app.count()
+    const reply = await app.invoke('POST', '/notes', { body: raw })
+    expectProblem(reply, 422, 'body')
+    expect(reply.json.errors?.[0]?.detail).toContain('must not contain the key')
+    expect(({} as { admin?: boolean }).admin).toBeUndefined()
+    expect(await app.count()).toBe(before)
+  })
+
   test('an oversized body answers 413 naming body before anything parses it', async () => {
     const reply = await app.invoke('POST', '/notes', { body: `{"title":"${'x'.repeat(70 * 1024)}"}` })
     expectProblem(reply, 413, 'body')

@@ -2,7 +2,7 @@ import { close as closeRdsClients } from '@rdskit/rds'
 import { type PostgresCluster, startPostgres } from '@rdskit/testing'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { type AppUnderTest, createNote, startApp } from './support/harness.ts'
+import { type AppUnderTest, createNote, roleOf, startApp } from './support/harness.ts'
 
 /** Every byte the client or the log saw must be free of the password and its ciphertext. */
 const expectNoSecrets = (app: AppUnderTest, ...bodies: string[]) => {
@@ -96,12 +96,6 @@ describe('on the shared cluster', () => {
     expect(line?.error).toContain('AUTH_FAILED')
   })
 })
-
-const roleOf = async (app: AppUnderTest) => {
-  const [row] = await app.database.sql<{ owner: string }[]>`
-    select pg_get_userbyid(datdba) as owner from pg_database where datname = current_database()`
-  return row?.owner as string
-}
 
 describe('on a cluster with 8 connection slots, held full', () => {
   let cluster: PostgresCluster

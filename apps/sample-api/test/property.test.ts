@@ -40,6 +40,10 @@ const rawBody = fc.oneof(
   noteLike.map((v) => JSON.stringify(v)),
   fc.jsonValue().map((v) => JSON.stringify(v)),
   anyString,
+  // Prototype-polluting keys, which fc.jsonValue produces only rarely.
+  fc
+    .tuple(fc.constantFrom('"__proto__":{"a":1}', '"constructor":{"prototype":{}}'), noteLike)
+    .map(([key, v]) => `{${key}${Object.keys(v).length ? ',' : ''}${JSON.stringify(v).slice(1)}`),
 )
 const contentType = fc.constantFrom('application/json', 'application/merge-patch+json', 'text/plain', '')
 

@@ -65,6 +65,25 @@ export const toProblem = (error: unknown): ProblemError => {
         },
       )
     }
+    if (e.statusCode === 422 && /Forbidden key/i.test(message)) {
+      // Middy's parser refuses prototype-polluting keys (`__proto__`, `constructor.prototype`).
+      const key = (error as { cause?: { data?: unknown } }).cause?.data
+      return new ProblemError(
+        422,
+        'validation-failed',
+        'Validation failed',
+        'The body holds a forbidden key.',
+        {
+          errors: [
+            {
+              field: 'body',
+              detail: `must not contain the key ${JSON.stringify(String(key ?? '__proto__'))}`,
+            },
+          ],
+          cause: error,
+        },
+      )
+    }
     if (e.statusCode === 404) {
       return new ProblemError(404, 'not-found', 'Not found', 'No route matches this method and path.', {
         cause: error,
@@ -75,9 +94,7 @@ export const toProblem = (error: unknown): ProblemError => {
       'bad-request',
       'Bad request',
       message || 'The request was rejected.',
-      {
-        cause: error,
-      },
+      { errors: [{ field: 'request', detail: message || 'rejected' }], cause: error },
     )
   }
 

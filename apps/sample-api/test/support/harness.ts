@@ -86,6 +86,10 @@ export interface StartAppOptions {
   database?: TestDatabase
   postgresOptions?: Record<string, unknown>
   config?: Partial<AppConfig>
+  /** A TLS-only cluster's CA: migrations and the app connect with verify-full against it. */
+  tlsCa?: string
+  /** The CA the app trusts, when it should differ from the cluster's (a wrong-CA test). */
+  appCa?: string
   /** The Lambda timeout the invocations get (their remaining-time budget). */
   timeoutMs?: number
 }
@@ -104,7 +108,7 @@ export interface Provisioned {
  * A database with its own non-superuser owner role, the migrations applied by `migrate()` as that role,
  * and the KMS test endpoint holding the role's password ciphertext (encryption context = function name).
  */
-export const provision = async (database?: TestDatabase): Promise<Provisioned> => {
+export const provision = async (database?: TestDatabase, ca?: string): Promise<Provisioned> => {
   const db = database ?? (await sharedPostgres.testDatabase())
   const role = `app_${randomBytes(4).toString('hex')}`
   const password = randomBytes(18).toString('base64url')
@@ -113,7 +117,7 @@ export const provision = async (database?: TestDatabase): Promise<Provisioned> =
   await db.sql.unsafe(`grant all on schema public to ${role}`)
 
   const config = { host: db.host, port: db.port, database: db.database, username: role, password }
-  await migrate({ config, tls: false, migrationsFolder })
+  await migrate({ config, tls: ca ? { ca } : false, migrationsFolder })
 
   const kms = await startKms({ aliases: ['alias/rdskit-test'] })
   const client = new KMSClient({ endpoint: kms.url, region: kms.region, credentials: kms.credentials })
@@ -131,7 +135,7 @@ export const provision = async (database?: TestDatabase): Promise<Provisioned> =
 
 /** The real app stack (kms-env + rds + routes) on a provisioned database, as in Lambda. */
 export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderTest> => {
-  const { database, role, password, kms, ciphertext } = await provision(options.database)
+  const { database, role, password, kms, ciphertext } = await provision(options.database, options.tlsCa)
   const passwordEnvVar = `TEST_DB_PASSWORD_${++sequence}_${randomBytes(3).toString('hex')}`
   process.env[passwordEnvVar] = ciphertext
   process.env.AWS_LAMBDA_FUNCTION_NAME = functionName
@@ -143,7 +147,8 @@ export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderT
       port: database.port,
       database: database.database,
       username: role,
-      tls: 'disable',
+      tls: options.tlsCa ? 'verify-full' : 'disable',
+      ...((options.appCa ?? options.tlsCa) ? { ca: options.appCa ?? options.tlsCa } : {}),
     },
     passwordEnvVar,
     corsOrigins: ['*'],
@@ -183,4 +188,11 @@ export const createNote = async (app: AppUnderTest, body: Record<string, unknown
   const reply = await app.invoke('POST', '/notes', { body })
   if (reply.status !== 201) throw new Error(`POST /notes answered ${reply.status}: ${reply.body}`)
   return reply.json as { id: string; version: number; createdAt: string; title: string; tags: string[] }
+}
+
+/** The app role: the owner of the test database. */
+export const roleOf = async (app: AppUnderTest) => {
+  const [row] = await app.database.sql<{ owner: string }[]>`
+    select pg_get_userbyid(datdba) as owner from pg_database where datname = current_database()`
+  return row?.owner as string
 }
