@@ -1,62 +1,33 @@
-import { type ChildProcess, spawn } from 'node:child_process'
-import { join } from 'node:path'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { appDir } from '../src/local/paths.ts'
+import { caller, type LocalProcess, startLocalProcess } from './support/local-process.ts'
 
 /**
  * Starts exactly what `pnpm start` starts (scripts/local.ts: throwaway PostgreSQL, KMS test endpoint,
  * the rdskit-kms CLI, migrate(), the handler behind the local API Gateway adapter) on a free port and
  * drives it over HTTP, then stops it with SIGINT as Ctrl-C would.
  */
-let child: ChildProcess
+let local: LocalProcess
 let url = ''
-let stdout = ''
-let stderr = ''
+let call: ReturnType<typeof caller>
+const out = () => local.output()
 
 beforeAll(async () => {
-  child = spawn(process.execPath, [join(appDir, 'scripts', 'local.ts')], {
-    cwd: appDir,
-    env: { ...process.env, PORT: '0', FUNCTION_NAME: 'rdskit-e2e', DATABASE_URL: '', KMS_KEY_ID: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d
-  })
-  url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no URL printed within 90 s:\n${stderr}`)), 90_000)
-    child.stdout?.on('data', (d: Buffer) => {
-      stdout += d
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
-      if (match?.[1]) {
-        clearTimeout(timer)
-        resolve(match[1])
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before listening:\n${stderr}`)))
-  })
+  local = await startLocalProcess({ FUNCTION_NAME: 'rdskit-e2e' })
+  url = local.url
+  call = caller(url)
 }, 120_000)
 
 afterAll(() => {
-  if (child.exitCode === null) child.kill('SIGKILL')
+  if (local?.child.exitCode === null) local.child.kill('SIGKILL')
 })
 
-const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const text = await res.text()
-  return { res, json: text ? JSON.parse(text) : undefined }
-}
-
 test('prints the URL and a curl example, and reports each step', () => {
-  expect(stdout).toContain(`curl -s -X POST ${url}/notes`)
-  expect(stderr).toMatch(/PostgreSQL \d+ on 127\.0\.0\.1:\d+ \(pid \d+, throwaway\)/)
-  expect(stderr).toContain(
+  expect(out().stdout).toContain(`curl -s -X POST ${url}/notes`)
+  expect(out().stderr).toMatch(/PostgreSQL \d+ on 127\.0\.0\.1:\d+ \(pid \d+, throwaway\)/)
+  expect(out().stderr).toContain(
     'encrypted the app password with rdskit-kms encrypt (context LambdaFunctionName=rdskit-e2e)',
   )
-  expect(stderr).toContain('migrations applied')
+  expect(out().stderr).toContain('migrations applied')
 })
 
 test('serves every route over HTTP through the adapter', async () => {
@@ -97,8 +68,8 @@ test('logs one JSON line per request with the request id the client saw', async 
   const { res } = await call('GET', '/health')
   const requestId = res.headers.get('apigw-requestid')
   await new Promise((r) => setTimeout(r, 50))
-  const line = stdout
-    .split('\n')
+  const line = out()
+    .stdout.split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l))
     .find((l) => l.requestId === requestId)
@@ -106,12 +77,10 @@ test('logs one JSON line per request with the request id the client saw', async 
 })
 
 test('Ctrl-C (SIGINT) stops everything: the process exits 0 and the PostgreSQL server is gone', async () => {
-  const pid = Number(/pid (\d+), throwaway/.exec(stderr)?.[1])
+  const pid = Number(/pid (\d+), throwaway/.exec(out().stderr)?.[1])
   expect(pid).toBeGreaterThan(0)
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  child.kill('SIGINT')
-  expect(await exited).toBe(0)
-  expect(stderr).toContain('stopped; temporary data removed')
+  expect(await local.interrupt()).toBe(0)
+  expect(out().stderr).toContain('stopped; temporary data removed')
   expect(() => process.kill(pid, 0)).toThrow()
   await expect(fetch(`${url}/health`)).rejects.toThrow()
 }, 60_000)
