@@ -8,23 +8,20 @@
  * Prints every number and the ratios. About a minute on two cores.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { EncryptCommand, KMSClient } from '@aws-sdk/client-kms'
-import { migrate } from '@rdskit/rds'
-import { startKms, startPostgres } from '@rdskit/testing'
 import autocannon from 'autocannon'
 import { build } from 'esbuild'
-import { esbuildSettings } from '../infra/bundling.ts'
+import { builtinAliases, entries, esbuildSettings } from '../infra/bundling.ts'
 import { bundle } from '../scripts/bundle.ts'
 import { appDir } from '../src/local/paths.ts'
+import { measureLayers } from './layers.ts'
+import { setup } from './setup.ts'
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 4)
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2)
 const coldRuns = Number(process.env.BENCH_COLD_RUNS ?? 7)
-const functionName = 'rdskit-bench'
 const say = (s: string) => process.stdout.write(`${s}\n`)
 
 // ---- bundles -------------------------------------------------------------------------------------
@@ -33,72 +30,70 @@ const sizes = await bundle(join(out, 'full'))
 const fullBundle = join(out, 'full', 'api', 'index.mjs')
 const rawBundle = join(out, 'raw', 'index.mjs')
 const rawKmsBundle = join(out, 'raw-kms', 'index.mjs')
-for (const [entry, outfile] of [
-  ['raw-handler.ts', rawBundle],
-  ['raw-kms-handler.ts', rawKmsBundle],
-]) {
-  await build({
-    ...esbuildSettings,
-    banner: { js: esbuildSettings.banner },
-    entryPoints: [join(appDir, 'bench', entry as string)],
+const noShimsBundle = join(out, 'full-esm-builtins', 'index.mjs')
+const esbuild = (
+  entry: { file: string } | { contents: string },
+  outfile: string,
+  settings = esbuildSettings,
+) =>
+  build({
+    ...settings,
+    banner: { js: settings.banner },
+    ...('file' in entry
+      ? { entryPoints: [entry.file] }
+      : { stdin: { contents: entry.contents, resolveDir: appDir, loader: 'ts' as const } }),
     outfile,
     logLevel: 'warning',
   })
+await esbuild({ file: join(appDir, 'bench', 'raw-handler.ts') }, rawBundle)
+await esbuild({ file: join(appDir, 'bench', 'raw-kms-handler.ts') }, rawKmsBundle)
+// The full stack as it was bundled before the built-in shims (infra/bundling.ts): ESM imports of node:*.
+const withoutShims = {
+  ...esbuildSettings,
+  alias: Object.fromEntries(Object.entries(esbuildSettings.alias).filter(([k]) => !(k in builtinAliases))),
 }
-const bytes = { full: sizes.api ?? 0, raw: statSync(rawBundle).size, rawKms: statSync(rawKmsBundle).size }
+await esbuild({ file: entries.api }, noShimsBundle, withoutShims)
+
+/** What each dependency costs to load on its own (bundled alike, imported in a fresh process). */
+const builtinNames = ['http', 'https', 'tls', 'net', 'crypto', 'zlib', 'stream', 'fs', 'os', 'process']
+const builtinsUsed = `${builtinNames.map((n) => `import * as ${n} from 'node:${n}'`).join('; ')}; export const all = [${builtinNames.join(', ')}].map((m) => typeof m)`
+const deps: Record<string, string> = {
+  'empty bundle (node startup + ESM import)': 'export const x = 1',
+  'node built-ins the full stack uses, via the shims (infra/node-builtins)': builtinsUsed,
+  'the same built-ins as ESM imports (no shims)': builtinsUsed,
+  'postgres (postgres.js)': "import postgres from 'postgres'; export const p = postgres",
+  'drizzle-orm + the schema':
+    "export { drizzle } from 'drizzle-orm/postgres-js'; export * from './src/db/schema.ts'",
+  '@aws-sdk/client-kms (KMSClient, DecryptCommand, new client)':
+    "import { KMSClient, DecryptCommand } from '@aws-sdk/client-kms'; export const c = new KMSClient({ region: 'us-east-1' }); export { DecryptCommand }",
+  '@middy/core + the 6 http middlewares':
+    "export { default as a } from '@middy/core'; export { default as b } from '@middy/http-cors'; export { default as c } from '@middy/http-error-handler'; export { default as d } from '@middy/http-header-normalizer'; export { default as e } from '@middy/http-router'; export { default as f } from '@middy/http-security-headers'; export { default as g } from '@middy/http-json-body-parser'",
+  'valibot + the schemas': "export * from './src/notes/schemas.ts'",
+}
+const depBundles: Record<string, string> = {}
+for (const [i, [name, contents]] of Object.entries(deps).entries()) {
+  depBundles[name] = join(out, 'deps', `${i}.mjs`)
+  await esbuild({ contents }, depBundles[name], name.includes('(no shims)') ? withoutShims : esbuildSettings)
+}
+const bytes = {
+  full: sizes.api ?? 0,
+  raw: statSync(rawBundle).size,
+  rawKms: statSync(rawKmsBundle).size,
+  noShims: statSync(noShimsBundle).size,
+}
 
 // ---- database, KMS, ciphertext -------------------------------------------------------------------
-const cluster = await startPostgres({ throwaway: true })
-const kms = await startKms({ aliases: ['alias/rdskit-bench'] })
+const bench = await setup()
 const children = new Set<ChildProcess>()
 const cleanup = async () => {
   for (const c of children) c.kill('SIGKILL')
-  await kms.stop()
-  await cluster.stop()
+  await bench.stop()
   rmSync(out, { recursive: true, force: true })
 }
 process.on('SIGINT', () => void cleanup().then(() => process.exit(130)))
-
-const password = randomBytes(18).toString('base64url')
-await cluster.createRole({ name: 'app', password })
-await cluster.sql.unsafe('create database app owner app')
-const config = { host: cluster.host, port: cluster.port, database: 'app', username: 'app', password }
-await migrate({ config, tls: false, migrationsFolder: join(appDir, 'drizzle') })
-const client = new KMSClient({ endpoint: kms.url, region: kms.region, credentials: kms.credentials })
-const { CiphertextBlob } = await client.send(
-  new EncryptCommand({
-    KeyId: 'alias/rdskit-bench',
-    Plaintext: Buffer.from(password),
-    EncryptionContext: { LambdaFunctionName: functionName },
-  }),
-)
-client.destroy()
-
-const env = {
-  ...process.env,
-  AWS_LAMBDA_FUNCTION_NAME: functionName,
-  AWS_REGION: kms.region,
-  AWS_ACCESS_KEY_ID: kms.credentials.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: kms.credentials.secretAccessKey,
-  AWS_ENDPOINT_URL_KMS: kms.url,
-  DB_HOST: cluster.host,
-  DB_PORT: String(cluster.port),
-  DB_NAME: 'app',
-  DB_USER: 'app',
-  DB_PASSWORD: Buffer.from(CiphertextBlob as Uint8Array).toString('base64'),
-  DB_PASSWORD_PLAINTEXT: password,
-  DB_TLS: 'disable',
-  LOG_LEVEL: 'info',
-  NODE_NO_WARNINGS: '1',
-}
+const env = { ...process.env, ...bench.env }
 const child = join(appDir, 'bench', 'child.ts')
-const seed = await cluster.sql`select 1`.then(async () => {
-  const appSql = (await import('postgres')).default({ ...config, max: 1 })
-  const [row] =
-    await appSql`insert into notes (title, body, tags) values ('bench', 'body', '{a,b}') returning id`
-  await appSql.end()
-  return row?.id as string
-})
+const seed = bench.seed
 
 // ---- throughput ----------------------------------------------------------------------------------
 const serve = (bundlePath: string) =>
@@ -169,9 +164,16 @@ for (const e of endpoints) {
 for (const s of Object.values(servers)) s.proc.kill('SIGTERM')
 
 // ---- cold start ----------------------------------------------------------------------------------
-const cold = (bundlePath: string) =>
-  new Promise<{ status: number; importMs: number; totalMs: number }>((resolve, reject) => {
-    const proc = spawn(process.execPath, [child, 'cold', bundlePath, `/notes/${seed}`], {
+interface ColdRun {
+  status: number
+  importMs: number
+  firstMs: number
+  warmMs: number
+  totalMs: number
+}
+const cold = (bundlePath: string, mode: 'cold' | 'import' = 'cold') =>
+  new Promise<ColdRun>((resolve, reject) => {
+    const proc = spawn(process.execPath, [child, mode, bundlePath, `/notes/${seed}`], {
       env: { ...env, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'inherit'],
     })
@@ -185,21 +187,25 @@ const cold = (bundlePath: string) =>
       else resolve(JSON.parse(line))
     })
   })
-const subjects = { full: fullBundle, raw: rawBundle, rawKms: rawKmsBundle } as const
+const subjects = { full: fullBundle, raw: rawBundle, rawKms: rawKmsBundle, noShims: noShimsBundle } as const
 type Subject = keyof typeof subjects
-const coldTimes: Record<Subject, { total: number[]; import: number[] }> = {
-  full: { total: [], import: [] },
-  raw: { total: [], import: [] },
-  rawKms: { total: [], import: [] },
-}
+const coldTimes = Object.fromEntries(Object.keys(subjects).map((k) => [k, [] as ColdRun[]])) as Record<
+  Subject,
+  ColdRun[]
+>
+const depTimes: Record<string, number[]> = Object.fromEntries(Object.keys(depBundles).map((k) => [k, []]))
 for (let i = 0; i < coldRuns; i++) {
   for (const subject of Object.keys(subjects) as Subject[]) {
     const run = await cold(subjects[subject])
     if (run.status !== 200) throw new Error(`cold start of ${subject} answered ${run.status}`)
-    coldTimes[subject].total.push(run.totalMs)
-    coldTimes[subject].import.push(run.importMs)
+    coldTimes[subject].push(run)
   }
+  for (const [name, path] of Object.entries(depBundles))
+    depTimes[name]?.push((await cold(path, 'import')).importMs)
 }
+
+// ---- per-layer breakdown (in process, one request at a time) -------------------------------------
+const layersTable = await measureLayers(bench)
 await cleanup()
 
 // ---- report --------------------------------------------------------------------------------------
@@ -220,19 +226,29 @@ for (const [name, row] of Object.entries(throughput)) {
   )
 }
 say('\n## Cold start (fresh process: import the bundle, answer GET /notes/{id})\n')
-say('| | full Middy stack | raw postgres.js | full / raw | raw + console KMS decrypt | full / raw+KMS |')
-say('|---|---:|---:|---:|---:|---:|')
+say(
+  '| | full Middy stack | raw postgres.js | full / raw | raw + console KMS decrypt | full / raw+KMS | full, ESM node:* imports (before) |',
+)
+say('|---|---:|---:|---:|---:|---:|---:|')
 const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`
 say(
-  `| bundle size (minified, AWS SDK included) | ${kib(bytes.full)} | ${kib(bytes.raw)} | ${(bytes.full / bytes.raw).toFixed(2)}× | ${kib(bytes.rawKms)} | ${(bytes.full / bytes.rawKms).toFixed(2)}× |`,
+  `| bundle size (minified, AWS SDK included) | ${kib(bytes.full)} | ${kib(bytes.raw)} | ${(bytes.full / bytes.raw).toFixed(2)}× | ${kib(bytes.rawKms)} | ${(bytes.full / bytes.rawKms).toFixed(2)}× | ${kib(bytes.noShims)} |`,
 )
+const coldMedian = (subject: Subject, key: keyof ColdRun) => median(coldTimes[subject].map((r) => r[key]))
 for (const [label, key] of [
-  [`import (median of ${coldRuns})`, 'import'],
-  [`import + first request (median of ${coldRuns})`, 'total'],
+  [`import (median of ${coldRuns})`, 'importMs'],
+  ['first request (KMS decrypt, connect, query)', 'firstMs'],
+  ['second request (warm)', 'warmMs'],
+  [`import + first request (median of ${coldRuns})`, 'totalMs'],
 ] as const) {
-  const [f, r, k] = [median(coldTimes.full[key]), median(coldTimes.raw[key]), median(coldTimes.rawKms[key])]
+  const [f, r, k, n] = (['full', 'raw', 'rawKms', 'noShims'] as const).map((s) => coldMedian(s, key)) as [
+    number,
+    number,
+    number,
+    number,
+  ]
   say(
-    `| ${label} | ${f.toFixed(1)} ms | ${r.toFixed(1)} ms | ${(f / r).toFixed(2)}× | ${k.toFixed(1)} ms | ${(f / k).toFixed(2)}× |`,
+    `| ${label} | ${f.toFixed(1)} ms | ${r.toFixed(1)} ms | ${(f / r).toFixed(2)}× | ${k.toFixed(1)} ms | ${(f / k).toFixed(2)}× | ${n.toFixed(1)} ms |`,
   )
 }
 say(
@@ -241,3 +257,15 @@ say(
 say(
   'The raw handler reads a plaintext password; the full stack and the raw+KMS variant pay a KMS Decrypt (local endpoint) and the SDK.',
 )
+say(
+  `\n## Cold start by dependency (each bundled alone, imported in a fresh process, median of ${coldRuns})\n`,
+)
+say('| bundle | import ms | minus the empty bundle |')
+say('|---|---:|---:|')
+const empty = median(Object.values(depTimes)[0] ?? [0])
+for (const [name, times] of Object.entries(depTimes)) {
+  const m = median(times)
+  say(`| ${name} | ${m.toFixed(1)} | ${(m - empty).toFixed(1)} |`)
+}
+say('\n## Warm GET /notes/{id} by layer\n')
+say(layersTable)

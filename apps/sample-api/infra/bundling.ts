@@ -11,6 +11,39 @@ export const requireBanner =
   "import { createRequire } from 'module'; const require = createRequire(import.meta.url);"
 
 /**
+ * Node built-ins the bundled code imports, each served by `process.getBuiltinModule()` (infra/node-builtins)
+ * instead of an ESM `import`. Node builds an ESM facade of a built-in by reading every export, which runs
+ * its lazy getters: `node:http` loads undici (for `WebSocket`, `EventSource`…), `node:process` the report
+ * module, and so on — ~15 ms of a cold start for modules nothing here uses (measured in bench/run.ts).
+ * A CommonJS shim's exports are read only when used.
+ */
+const builtins = [
+  'crypto',
+  'fs',
+  'fs/promises',
+  'http',
+  'https',
+  'net',
+  'os',
+  'path',
+  'perf_hooks',
+  'process',
+  'stream',
+  'timers',
+  'tls',
+  'zlib',
+]
+export const builtinAliases = Object.fromEntries(
+  builtins.flatMap((name) => {
+    const shim = join(appDir, 'infra', 'node-builtins', `${name.replace('/', '-')}.cjs`)
+    return [
+      [name, shim],
+      [`node:${name}`, shim],
+    ]
+  }),
+)
+
+/**
  * The esbuild settings shared by the CDK NodejsFunction bundling and `pnpm build` (scripts/bundle.ts),
  * so the artifact the tests import and the benchmarks measure is built like the deployed one.
  * Everything is bundled, AWS SDK v3 clients included: the runtime's copy is a moving target and loading
@@ -27,8 +60,11 @@ export const esbuildSettings = {
   banner: requireBanner,
   /** Optional peer of @rdskit/rds, used only with IAM auth tokens; this app uses a KMS-encrypted password. */
   external: ['@aws-sdk/rds-signer'],
-  /** Lambda supplies credentials in the environment: the SDK's full provider chain stays out (src/aws). */
-  alias: { '@aws-sdk/credential-provider-node': join(appDir, 'src', 'aws', 'lambda-credentials.ts') },
+  alias: {
+    /** Lambda supplies credentials in the environment: the SDK's full provider chain stays out (src/aws). */
+    '@aws-sdk/credential-provider-node': join(appDir, 'src', 'aws', 'lambda-credentials.ts'),
+    ...builtinAliases,
+  } as Record<string, string>,
 }
 
 export const entries = {

@@ -21,7 +21,7 @@ import { noteRoutes } from './routes/notes.ts'
  * a CSP that allows nothing. Middy's defaults target HTML documents (Permissions-Policy with 43
  * features, COEP/COOP, X-Download-Options…): ~1.5 KB per response that no JSON client reads.
  */
-const apiSecurityHeaders = {
+export const apiSecurityHeaders = {
   contentSecurityPolicy: {
     'default-src': "'none'",
     'frame-ancestors': "'none'",
@@ -40,6 +40,23 @@ const apiSecurityHeaders = {
   downloadOptions: false,
   permittedCrossDomainPolicies: false,
 }
+
+/** http-cors options apart from the origins (configuration). Preflights are answered before KMS or the database. */
+export const corsOptions = {
+  disableBeforePreflightResponse: false,
+  headers: 'Content-Type, If-Match',
+  exposeHeaders: 'ETag, Location, Retry-After',
+  methods: 'GET, POST, PATCH, DELETE, OPTIONS',
+  maxAge: 600,
+}
+
+/** Where rds() connects, as which user (the password comes from kms-env). */
+export const dbConnection = ({ db }: AppConfig) => ({
+  host: db.host,
+  port: db.port,
+  database: db.database,
+  username: db.username,
+})
 
 export interface AppOptions {
   config: AppConfig
@@ -101,29 +118,14 @@ export const createApp = (options: AppOptions): AppHandler => {
     .use(requestLog(logger))
     .use(httpHeaderNormalizer())
     .use(httpSecurityHeaders(apiSecurityHeaders))
-    .use(
-      httpCors({
-        origins: config.corsOrigins,
-        disableBeforePreflightResponse: false,
-        headers: 'Content-Type, If-Match',
-        exposeHeaders: 'ETag, Location, Retry-After',
-        methods: 'GET, POST, PATCH, DELETE, OPTIONS',
-        maxAge: 600,
-      }),
-    )
+    .use(httpCors({ ...corsOptions, origins: config.corsOrigins }))
     .use(httpErrorHandler({ logger: false }))
     .use(problemDetails())
     .use(passwordFromKms)
     .use(
       rds({
         schema,
-        config: {
-          host: config.db.host,
-          port: config.db.port,
-          database: config.db.database,
-          username: config.db.username,
-          ...options.postgresOptions,
-        },
+        config: { ...dbConnection(config), ...options.postgresOptions },
         internalData: { password: passwordKey },
         // On a rejected password (rotation), rds drops the cached plaintext and re-runs kms-env once.
         credentialSource: { cacheKey: kmsCacheKey, middleware: passwordFromKms as unknown as MiddlewareObj },

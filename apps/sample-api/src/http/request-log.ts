@@ -6,7 +6,14 @@ import { describeError, type LogFields, type Logger } from './log.ts'
 /** What the handlers get on `context.log`: the app logger bound to this request's ids. */
 export type RequestLog = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: LogFields) => void
 
-const startedAt = new WeakMap<object, number>()
+/** Per-request state on the Middy request itself: cheaper than a WeakMap lookup on every request. */
+const state = Symbol('requestLog')
+interface Started {
+  start: number
+  requestId: string
+  awsRequestId: string | undefined
+}
+type LoggedRequest = Request<APIGatewayProxyEventV2, unknown, Error, Context> & { [state]?: Started }
 
 /**
  * One access-log line per request (method, path, status, duration, both request ids) and, for a 5xx,
@@ -16,42 +23,42 @@ const startedAt = new WeakMap<object, number>()
 export const requestLog = (
   logger: Logger,
 ): MiddlewareObj<APIGatewayProxyEventV2, unknown, Error, Context> => {
-  const ids = (request: Request): LogFields => ({
-    requestId: requestIdOf(request),
-    awsRequestId: (request.context as { awsRequestId?: string }).awsRequestId,
-  })
+  const started = (request: LoggedRequest): Started =>
+    request[state] ?? {
+      start: Number.NaN,
+      requestId: requestIdOf(request as Request),
+      awsRequestId: (request.context as { awsRequestId?: string } | undefined)?.awsRequestId,
+    }
 
-  const requestLogMiddlewareBefore = (
-    request: Request<APIGatewayProxyEventV2, unknown, Error, Context>,
-  ): void => {
-    startedAt.set(request, performance.now())
-    const bound = ids(request)
+  const requestLogMiddlewareBefore = (request: LoggedRequest): void => {
+    const ids = {
+      requestId: requestIdOf(request as Request),
+      awsRequestId: (request.context as { awsRequestId?: string }).awsRequestId,
+    }
+    request[state] = { start: performance.now(), ...ids }
     ;(request.context as Context & { log: RequestLog }).log = (level, msg, fields) =>
-      logger[level](msg, { ...bound, ...fields })
+      logger[level](msg, fields ? { ...ids, ...fields } : ids)
   }
 
-  const line = (request: Request<APIGatewayProxyEventV2, unknown, Error, Context>): LogFields => {
+  const line = (request: LoggedRequest): LogFields => {
     const http = request.event?.requestContext?.http
-    const status = (request.response as { statusCode?: number } | undefined)?.statusCode ?? 500
-    const start = startedAt.get(request)
+    const { start, requestId, awsRequestId } = started(request)
     return {
-      ...ids(request),
+      requestId,
+      awsRequestId,
       method: http?.method,
       path: http?.path,
-      status,
-      durationMs: start === undefined ? undefined : Math.round((performance.now() - start) * 100) / 100,
+      status: (request.response as { statusCode?: number } | undefined)?.statusCode ?? 500,
+      durationMs: Number.isNaN(start) ? undefined : Math.round((performance.now() - start) * 100) / 100,
     }
   }
 
-  const requestLogMiddlewareAfter = (
-    request: Request<APIGatewayProxyEventV2, unknown, Error, Context>,
-  ): void => {
-    if (logger.level === 'info' || logger.level === 'debug') logger.info('request', line(request))
+  const verbose = logger.level === 'info' || logger.level === 'debug'
+  const requestLogMiddlewareAfter = (request: LoggedRequest): void => {
+    if (verbose) logger.info('request', line(request))
   }
 
-  const requestLogMiddlewareOnError = (
-    request: Request<APIGatewayProxyEventV2, unknown, Error, Context>,
-  ): void => {
+  const requestLogMiddlewareOnError = (request: LoggedRequest): void => {
     const fields = line(request)
     const status = fields.status as number
     if (status >= 500) {
