@@ -14,6 +14,11 @@ interface Failure {
   errno?: unknown
   /** Set by the socket factory on errors raised before the session was ready: no statement was sent. */
   rdsConnectPhase?: boolean
+  /**
+   * Set by the socket factory when the server had ended the session (FATAL, FIN or reset seen while no request
+   * was pending) before the failed statements were written: no backend read them.
+   */
+  rdsNotSent?: boolean
 }
 
 /** SQLSTATEs a server only sends during the startup handshake, before any statement is accepted. */
@@ -68,7 +73,8 @@ export function sqlstateOf(error: unknown): string | undefined {
 
 /** True when the failure happened before any statement reached the server, so re-sending is always safe. */
 export function failedBeforeSend(error: unknown): boolean {
-  if ((error as Failure | undefined)?.rdsConnectPhase) return true
+  const failure = error as Failure | undefined
+  if (failure?.rdsConnectPhase || failure?.rdsNotSent) return true
   const code = codeOf(error)
   if (code === 'CONNECT_TIMEOUT' || (code && connectFailedCodes.has(code))) return true
   const sqlstate = sqlstateOf(error)

@@ -5,12 +5,10 @@ import { iamPasswordFunction } from './iam.ts'
 import type { ResolvedOptions } from './options.ts'
 import { isReadOnly } from './read-only.ts'
 import { type RecoveryContext, runStatement } from './recovery.ts'
-import { createSocketFactory, type TrackedSocket } from './socket.ts'
+import { createSocketFactory, hasPending, type TrackedSocket } from './socket.ts'
 import { type ResolvedTls, resolveTls } from './tls.ts'
 
 const now = () => performance.now()
-/** Idle longer than this, the container was probably frozen: check what arrived meanwhile. */
-const freezeSuspectMs = 5
 
 type PgOptions = postgres.Options<Record<string, postgres.PostgresType>>
 const noop = () => {}
@@ -97,7 +95,7 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   let watchdog: NodeJS.Timeout | undefined
   let watchdogDelay = 0
   let lastUsedAt = now()
-  let idleSince = Number.POSITIVE_INFINITY
+  /** drizzle statements between `unsafe()` and their answer (including the time before postgres.js writes them). */
   let inFlight = 0
   let ended = false
   let refresh: () => Promise<void> = async () => {}
@@ -246,6 +244,11 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   db.$client = current
 
   const isDead = (s: TrackedSocket) => s.socket.destroyed || !s.socket.writable || s.socket.readableEnded
+  /**
+   * Whether anything may be using the postgres.js client: a drizzle statement, or a request on the wire of
+   * any socket (which also covers `$client` queries, which do not pass through our guard).
+   */
+  const busy = () => inFlight > 0 || [...sockets].some(hasPending)
 
   /** Yields (up to `turns` event-loop turns) until the dying socket shows it, then waits for its close. */
   async function closeDeadSockets(turns: number) {
@@ -257,7 +260,7 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   }
 
   function stalledSockets(): TrackedSocket[] {
-    return [...sockets].filter((s) => !s.ready || s.lastWriteAt > s.lastReadAt)
+    return [...sockets].filter((s) => hasPending(s) && s.lastWriteAt > s.lastReadAt)
   }
 
   /**
@@ -315,12 +318,16 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
 
   /** `select 1`; with a timeout, a ping that gets no answer destroys the socket so the retry reconnects. */
   async function ping(timeoutMs: number | undefined) {
+    const sentAt = now()
     const timer =
       timeoutMs === undefined
         ? undefined
         : setTimeout(() => {
-            // No answer at all: a peer that vanished without FIN or RST.
-            for (const tracked of sockets) tracked.socket.destroy()
+            // No answer at all: a peer that vanished without FIN or RST. Only sockets that were written to
+            // since the ping and heard nothing back; another invocation's slow statement is not our business.
+            for (const tracked of sockets) {
+              if (hasPending(tracked) && tracked.lastReadAt < sentAt) tracked.socket.destroy()
+            }
           }, timeoutMs)
     try {
       await runStatement(
@@ -356,8 +363,6 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     async begin(remainingMs, refreshCredentials) {
       refresh = refreshCredentials
       timedOut = false
-      const wasIdleSince = idleSince
-      idleSince = Number.POSITIVE_INFINITY
       const started = now()
       if (remainingMs !== undefined && Number.isFinite(remainingMs)) {
         // Concurrent invocations share the client: its deadline is the latest of theirs (each statement is
@@ -369,19 +374,18 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
         deadline = Number.POSITIVE_INFINITY
       }
       active++
-      if (sockets.size > 0 && started - Math.min(wasIdleSince, started) >= freezeSuspectMs) {
-        // After a freeze, a close the server sent meanwhile is waiting in the kernel. We may be past this
-        // loop iteration's poll phase, so yield twice: the next poll reads it, its close callbacks run.
+      if (sockets.size > 0) {
+        // A close the server sent since the last statement (a freeze, or just now) may be waiting in the
+        // kernel. We may be past this loop iteration's poll phase, so yield twice (~3 µs): the next poll reads
+        // it and its close callbacks run. Writes postgres.js had queued before us are flushed by then too.
         await new Promise((resolve) => setImmediate(resolve))
         await new Promise((resolve) => setImmediate(resolve))
-        // Bytes that arrived while nothing was asked are the server's goodbye (FATAL 57P01, 57P05…) even
-        // when its FIN is still on the way: drop that session now rather than send a statement into it.
-        const dead = [...sockets].filter(
-          (s) => isDead(s) || (inFlight === 0 && s.lastReadAt > wasIdleSince && s.lastWriteAt < wasIdleSince),
-        )
-        if (dead.length) await Promise.all(dead.map((tracked) => waitForClose(tracked, inFlight === 0)))
+        // Per socket: one with a request on the wire is in use (drizzle, `$client`, another invocation) and
+        // never dropped here; an idle one whose server said goodbye (FATAL 57P01, 57P05…, FIN) is.
+        const dead = [...sockets].filter((s) => isDead(s) || (s.goodbyeWhileIdle && !hasPending(s)))
+        if (dead.length) await Promise.all(dead.map((tracked) => waitForClose(tracked, !hasPending(tracked))))
       }
-      if (tainted && inFlight === 0) renew()
+      if (tainted && !busy()) renew()
       const timeout =
         remainingMs !== undefined && Number.isFinite(remainingMs)
           ? statementTimeoutFor(remainingMs)
@@ -389,14 +393,13 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
       if (sockets.size > 0 && timeout !== undefined) tightenStatementTimeout(timeout, remainingMs as number)
       if (sockets.size === 0) {
         await ping(undefined)
-      } else if (inFlight === 0 && started - lastUsedAt >= options.pingAfterIdle) {
+      } else if (!busy() && started - lastUsedAt >= options.pingAfterIdle) {
         await ping(Math.min(options.pingTimeout, Math.max(1, recovery.deadline() - now())))
       }
     },
     finish() {
       active = Math.max(0, active - 1)
       if (active > 0) return
-      idleSince = now()
       deadline = Number.POSITIVE_INFINITY
       lastUsedAt = now()
     },

@@ -80,6 +80,12 @@ export function rds<
   const cacheOptions = { cacheKey: options.cacheKey, cacheExpiry: -1 }
   const identityFromRequest = identityFields.some((field) => options.internalData?.[field] !== undefined)
   let client: RdsClient | undefined
+  /**
+   * The client each invocation began on. `after`/`onError` finish exactly those: Middy also runs our onError
+   * when an earlier middleware's `before` threw, and finishing an invocation that never began would make the
+   * client look idle while others still run.
+   */
+  const begun = new WeakMap<object, RdsClient>()
 
   const build = (resolved: Resolved) => () => {
     const built = createClient(options, resolved)
@@ -124,22 +130,32 @@ export function rds<
     if (client && client !== current && !client.ended) void endClient(client)
     client = current
     current.setPassword(resolved.password)
+    begun.set(request, current)
     await current.begin(request.context.getRemainingTimeInMillis?.(), () =>
       refreshCredentials(request as Request, current),
     )
     ;(request.context as Record<string, unknown>)[options.contextKey] = current.db
   }
 
-  const rdsMiddlewareAfter = () => {
-    client?.finish()
+  const finish = (request: Request): RdsClient | undefined => {
+    const began = begun.get(request)
+    begun.delete(request)
+    began?.finish()
+    return began
+  }
+
+  const rdsMiddlewareAfter = (request: Request) => {
+    finish(request)
   }
 
   const rdsMiddlewareOnError = (request: Request) => {
-    const timedOut = client?.timedOut ?? false
-    client?.finish()
+    const began = finish(request)
+    const timedOut = began?.timedOut ?? false
     const raw = request.error as { cause?: unknown } | undefined
     let found = findRdsError(raw)
-    if (!found && client) found = classify(raw?.cause ?? raw, { ...client.identity, pooler: options.pooler })
+    const current = began ?? client
+    if (!found && current)
+      found = classify(raw?.cause ?? raw, { ...current.identity, pooler: options.pooler })
     if (found && timedOut && found.code === 'CONNECTION_LOST') {
       found = new RdsError(
         'TIMEOUT',
@@ -156,7 +172,7 @@ export function rds<
 
   return {
     before: rdsMiddlewareBefore,
-    after: rdsMiddlewareAfter,
+    after: rdsMiddlewareAfter as MiddlewareObj['after'],
     onError: rdsMiddlewareOnError,
   }
 }

@@ -10,6 +10,16 @@ export interface TrackedSocket {
   ready: boolean
   lastReadAt: number
   lastWriteAt: number
+  /** Requests written since the session became ready: Sync and simple Query messages, one ReadyForQuery each. */
+  requests: number
+  /** ReadyForQuery messages read since the session became ready. `requests > readies`: a request is pending. */
+  readies: number
+  /**
+   * The server ended the session (FATAL ErrorResponse, FIN or reset) while no request was pending on it. Every
+   * statement written after that went into a session whose backend no longer reads: it never ran, so it may be
+   * sent again (write or not). Errors of this socket carry `rdsNotSent` from then on.
+   */
+  goodbyeWhileIdle: boolean
   /** postgres.js ended it (Terminate sent), or we dropped it while idle: no statement was cut short. */
   expectedClose: boolean
   /** Its 'close' was emitted (our listener runs first, postgres.js's right after in the same emit). */
@@ -17,6 +27,10 @@ export interface TrackedSocket {
   /** The statement_timeout (ms, as sent) this session runs with; undefined when none was sent. */
   statementTimeout: string | undefined
 }
+
+/** A request is on the wire and its ReadyForQuery has not been read: the socket is in use, never idle. */
+export const hasPending = (tracked: TrackedSocket): boolean =>
+  !tracked.ready || tracked.requests > tracked.readies
 
 export interface SocketTarget {
   host: string
@@ -102,7 +116,28 @@ function failingSocket(error: PhaseError): Duplex {
   return stream
 }
 
-/** Watches the startup messages until the first ReadyForQuery ('Z'), then only timestamps reads. */
+const readyForQuery = 90 // 'Z'
+const errorResponse = 69 // 'E'
+const sync = 83 // 'S'
+const simpleQuery = 81 // 'Q'
+
+/** Counts the requests in a buffer of whole frontend messages (postgres.js never splits one across writes). */
+function countRequests(chunk: unknown): number {
+  if (!Buffer.isBuffer(chunk)) return 0
+  let count = 0
+  for (let at = 0; at + 5 <= chunk.length; at += 1 + chunk.readUInt32BE(at + 1)) {
+    const type = chunk[at]
+    if (type === sync || type === simpleQuery) count++
+  }
+  return count
+}
+
+type NotSentError = PhaseError & { rdsNotSent?: boolean }
+
+/**
+ * Frames the backend messages (type byte + length; bodies are skipped, never copied) to count
+ * ReadyForQuery and to see an ErrorResponse that arrives while nothing was asked: the server's goodbye.
+ */
 function track(
   socket: net.Socket,
   target: SocketTarget,
@@ -111,57 +146,92 @@ function track(
   const tracked: TrackedSocket = {
     socket,
     ready: false,
+    requests: 0,
+    readies: 0,
+    goodbyeWhileIdle: false,
     expectedClose: false,
     closed: false,
     lastReadAt: now(),
     lastWriteAt: 0,
     statementTimeout,
   }
-  let pending: Buffer = Buffer.alloc(0)
+  const goodbye = () => {
+    if (tracked.ready && tracked.requests === tracked.readies) tracked.goodbyeWhileIdle = true
+  }
+  /** Bytes of the current message's body still to skip, and a header split across reads. */
+  let skip = 0
+  let header: Buffer | undefined
   socket.on('data', (chunk: Buffer) => {
     tracked.lastReadAt = now()
-    if (tracked.ready) return
-    pending = pending.length ? Buffer.concat([pending, chunk]) : chunk
-    while (pending.length >= 5) {
-      const length = pending.readUInt32BE(1)
-      if (pending.length < length + 1) break
-      if (pending[0] === 90) {
-        tracked.ready = true
-        pending = Buffer.alloc(0)
+    let data = chunk
+    if (header) {
+      data = Buffer.concat([header, chunk])
+      header = undefined
+    }
+    let at = Math.min(skip, data.length)
+    skip -= at
+    while (at < data.length) {
+      if (data.length - at < 5) {
+        header = Buffer.from(data.subarray(at))
         return
       }
-      pending = pending.subarray(length + 1)
+      const type = data[at]
+      const length = data.readUInt32BE(at + 1)
+      if (type === readyForQuery) {
+        if (tracked.ready) tracked.readies++
+        else tracked.ready = true
+      } else if (type === errorResponse) {
+        // Between requests the server only sends an error to say it is ending the session (57P01, 57P05…).
+        goodbye()
+      }
+      const end = at + 1 + length
+      if (end > data.length) {
+        skip = end - data.length
+        return
+      }
+      at = end
     }
   })
-  // Registered before postgres.js's own listener, so the error is tagged before it rejects a statement.
-  socket.on('error', (error: PhaseError) => {
+  // Registered before postgres.js's own listeners: the error is tagged before it rejects a statement.
+  socket.on('end', goodbye)
+  socket.on('error', (error: NotSentError) => {
     if (!tracked.ready) error.rdsConnectPhase = true
+    goodbye()
   })
   socket.once('close', () => {
     tracked.closed = true
     target.sockets.delete(tracked)
     if (!tracked.expectedClose) target.onUnexpectedClose?.()
   })
+  const closedError = (): NotSentError =>
+    Object.assign(new Error(`connection to ${target.host}:${target.port} closed`), {
+      code: 'CONNECTION_CLOSED',
+    })
   // postgres.js nulls its socket in its 'close' handler and only then rejects the statement in flight; a
   // transaction's own ROLLBACK, issued from that rejection, then writes to null from a setImmediate and
   // crashes the process (porsager/postgres#1208, #1154). So an unexpected close is reported as an 'error'
   // first, while the socket still exists, and 'close' is delivered after the writes that follow it.
   let errored = false
+  let requestsAtError = 0
   const emit = socket.emit as (this: net.Socket, ...a: unknown[]) => boolean
   socket.emit = function trackedEmit(this: net.Socket, event: string | symbol, ...args: unknown[]) {
-    if (event === 'error') errored = true
-    if (event === 'close' && !tracked.expectedClose) {
-      if (!errored) {
-        errored = true
-        emit.call(
-          this,
-          'error',
-          Object.assign(new Error(`connection to ${target.host}:${target.port} closed`), {
-            code: 'CONNECTION_CLOSED',
-          }),
-        )
+    if (event === 'error') {
+      errored = true
+      requestsAtError = tracked.requests
+      if (tracked.goodbyeWhileIdle && args[0] && typeof args[0] === 'object') {
+        ;(args[0] as NotSentError).rdsNotSent = true
       }
-      setImmediate(() => setImmediate(() => emit.call(this, 'close', ...args)))
+    }
+    if (event === 'close' && !tracked.expectedClose) {
+      if (!errored) this.emit('error', closedError())
+      setImmediate(() =>
+        setImmediate(() => {
+          // Statements written after the error went nowhere; postgres.js would not reject them after a
+          // close with hadError (they would hang), so they get an error of their own first.
+          if (tracked.requests > requestsAtError) this.emit('error', closedError())
+          emit.call(this, 'close', ...args)
+        }),
+      )
       return true
     }
     return emit.call(this, event, ...args)
@@ -172,11 +242,17 @@ function track(
     if (args[0] !== undefined && typeof args[0] !== 'function') tracked.expectedClose = true
     return (end as (...a: unknown[]) => net.Socket).apply(this, args)
   } as typeof socket.end
-  const write = socket.write
-  socket.write = function trackedWrite(this: net.Socket, ...args: unknown[]) {
-    tracked.lastWriteAt = now()
-    return (write as (...a: unknown[]) => boolean).apply(this, args)
-  } as typeof socket.write
+  const wrapWrite = () => {
+    const write = socket.write
+    socket.write = function trackedWrite(this: net.Socket, ...args: unknown[]) {
+      tracked.lastWriteAt = now()
+      if (tracked.ready) tracked.requests += countRequests(args[0])
+      return (write as (...a: unknown[]) => boolean).apply(this, args)
+    } as typeof socket.write
+  }
+  wrapWrite()
+  // After the peer's FIN, Node replaces `write` with one that fails (EPIPE): count what goes into it too.
+  socket.once('end', wrapWrite)
   target.sockets.add(tracked)
   return tracked
 }

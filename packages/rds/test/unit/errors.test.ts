@@ -71,6 +71,10 @@ describe('classify', () => {
     expect(failedBeforeSend(failure('ECONNREFUSED'))).toBe(true)
     expect(failedBeforeSend(failure('ECONNRESET', { rdsConnectPhase: true }))).toBe(true)
     expect(failedBeforeSend(failure('ECONNRESET'))).toBe(false)
+    // Written after the server had ended the idle session: no backend read it.
+    expect(failedBeforeSend(failure('CONNECTION_CLOSED', { rdsNotSent: true }))).toBe(true)
+    expect(failedBeforeSend(failure('EPIPE', { rdsNotSent: true }))).toBe(true)
+    expect(failedBeforeSend(failure('CONNECTION_CLOSED'))).toBe(false)
     expect(failedBeforeSend(failure('57P01'))).toBe(false)
     expect(isConnectionLoss(failure('57P01'))).toBe(true)
     expect(isConnectionLoss(failure('23505'))).toBe(false)
