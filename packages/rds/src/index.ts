@@ -2,7 +2,14 @@ export type { Identity } from './client.ts'
 export { defaults } from './defaults.ts'
 export { RdsError, type RdsErrorCode, type RdsErrorOptions, rdsErrorCodes } from './errors.ts'
 export { type MigrateOptions, type MigrateResult, migrate } from './migrate.ts'
-export type { CredentialSource, IamAuthOptions, InternalField, RdsOptions, TlsOption } from './options.ts'
+export type {
+  CredentialSource,
+  CredentialSourceMiddleware,
+  IamAuthOptions,
+  InternalField,
+  RdsOptions,
+  TlsOption,
+} from './options.ts'
 export { close, type RdsContext, type RdsDatabase, rds } from './rds.ts'
 export { isReadOnly } from './read-only.ts'
 

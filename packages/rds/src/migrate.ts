@@ -3,7 +3,7 @@ import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator'
 import postgres, { type Options, type PostgresType, type Sql } from 'postgres'
 import { createClient, identityOf, type RdsClient } from './client.ts'
 import { RdsError } from './errors.ts'
-import { resolveOptions, type TlsOption } from './options.ts'
+import { checkLogger, resolveOptions, type TlsOption } from './options.ts'
 
 export interface MigrateOptions {
   /** A drizzle instance (e.g. `context.db` inside a Lambda). Its migrations run on it; the lock on a second connection. */
@@ -18,7 +18,10 @@ export interface MigrateOptions {
   migrationsTable?: string
   /** Default 'drizzle'. */
   migrationsSchema?: string
-  /** Receives the warnings of `tls: 'require'` or `false` for `config`. Default console. */
+  /**
+   * Receives migrate()'s warnings (`tls: 'require'` or `false` for `config`), as rds()'s `logger` does; never a
+   * secret. Default console.
+   */
   logger?: { warn(message: string): void }
 }
 
@@ -68,6 +71,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateResult> {
       hint: 'db: a drizzle instance you already have (context.db); config: connection options for a one-off client',
     })
   }
+  checkLogger(options.logger, 'migrate')
   const migrationsTable = options.migrationsTable ?? '__drizzle_migrations'
   const migrationsSchema = options.migrationsSchema ?? 'drizzle'
   let owned: RdsClient | undefined

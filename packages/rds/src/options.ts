@@ -1,4 +1,3 @@
-import type { MiddlewareObj } from '@middy/core'
 import type { Options as PostgresOptions, PostgresType } from 'postgres'
 import { defaults } from './defaults.ts'
 import { RdsError } from './errors.ts'
@@ -16,11 +15,19 @@ export interface IamAuthOptions {
   username?: string
 }
 
+/**
+ * Any Middy middleware object, whatever the context and internal types its hooks are written for (kmsEnv(),
+ * @middy/secrets-manager…): rds only calls `before` with the invocation's own request.
+ */
+export interface CredentialSourceMiddleware {
+  before?: ((request: never) => unknown) | undefined
+}
+
 export interface CredentialSource {
   /** The `cacheKey` of the Middy middleware that writes the `internalData` keys into `request.internal`. */
   cacheKey: string
   /** That middleware instance: its `before` is re-run after its cache entry is invalidated. */
-  middleware?: Pick<MiddlewareObj, 'before'>
+  middleware?: CredentialSourceMiddleware
 }
 
 /** Config fields that `internalData` may take from `request.internal`. */
@@ -73,6 +80,15 @@ const invalid = (name: string, expected: string) =>
     hint: `see the options table of @rdskit/rds; \`${name}\` defaults to ${JSON.stringify((defaults as Record<string, unknown>)[name] ?? null)}`,
   })
 
+/** A logger receives warnings only; anything with a `warn(message)` method will do (console, pino, Powertools). */
+export function checkLogger(value: unknown, owner: 'rds' | 'migrate') {
+  if (value !== undefined && typeof (value as { warn?: unknown } | null)?.warn !== 'function') {
+    throw new RdsError('INVALID_OPTION', `${owner}(): option \`logger\` must have a warn(message) method`, {
+      hint: 'pass console, a pino / Powertools logger, or { warn: (message) => … }',
+    })
+  }
+}
+
 function checkNumber(options: Record<string, unknown>, name: string, min: number) {
   const value = options[name]
   if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < min)) {
@@ -113,6 +129,7 @@ export function resolveOptions(
   for (const name of ['timeoutMargin', 'pingAfterIdle', 'pingTimeout', 'backoffBase', 'backoffCap'])
     checkNumber(o, name, 0)
   checkNumber(o, 'maxPoolSize', 1)
+  checkLogger(opts.logger, 'rds')
   if (o.statementTimeout !== undefined && o.statementTimeout !== false) checkNumber(o, 'statementTimeout', 1)
   if (opts.contextKey !== undefined && (typeof opts.contextKey !== 'string' || !opts.contextKey)) {
     throw invalid('contextKey', 'a non-empty string')

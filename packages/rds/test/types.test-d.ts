@@ -1,4 +1,5 @@
-import middy from '@middy/core'
+import middy, { type MiddlewareObj } from '@middy/core'
+import type { Context } from 'aws-lambda'
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js'
 import type { Sql } from 'postgres'
 import { describe, expectTypeOf, it } from 'vitest'
@@ -36,5 +37,29 @@ describe('types', () => {
     expectTypeOf<RdsError['code']>().toEqualTypeOf<RdsErrorCode>()
     expectTypeOf<RdsErrorCode>().toEqualTypeOf<'TOO_MANY_CONNECTIONS' | 'AUTH_FAILED' | RdsErrorCode>()
     expectTypeOf(migrate).parameter(0).toHaveProperty('migrationsFolder').toEqualTypeOf<string>()
+  })
+
+  it('accepts any Middy middleware as credentialSource.middleware, typed for its own context and internal', () => {
+    // The shape kmsEnv() and @middy/secrets-manager return: before() wants their own context and internal.
+    type Secrets = { dbPassword: string }
+    const source: MiddlewareObj<unknown, unknown, Error, Context & Secrets, Secrets> = {
+      before: async (request) => {
+        request.internal.dbPassword = request.context.dbPassword
+      },
+    }
+    rds({
+      internalData: { password: 'dbPassword' },
+      credentialSource: { cacheKey: 'kms', middleware: source },
+    })
+    const plain: MiddlewareObj = { before: () => {} }
+    rds({
+      internalData: { password: 'dbPassword' },
+      credentialSource: { cacheKey: 'kms', middleware: plain },
+    })
+    rds({
+      internalData: { password: 'dbPassword' },
+      // @ts-expect-error: before must be a function
+      credentialSource: { cacheKey: 'kms', middleware: { before: 'not a hook' } },
+    })
   })
 })

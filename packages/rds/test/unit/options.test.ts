@@ -42,6 +42,7 @@ describe('options', () => {
     [{ iamAuth: true, config: { password: 'x' } }, /`iamAuth` and a password/],
     [{ config: { max: -1 } }, /`config.max`/],
     [{ unknownThing: 1 }, /`unknownThing`/],
+    [{ logger: { info() {} } }, /`logger`/],
   ])('rejects %j with INVALID_OPTION naming the option', (input, name) => {
     const attempt = () => rds(input as never)
     expect(attempt).toThrow(RdsError)
