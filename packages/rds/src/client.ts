@@ -269,7 +269,7 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   }
 
   function stalledSockets(): TrackedSocket[] {
-    return [...sockets].filter((s) => hasPending(s) && s.lastWriteAt > s.lastReadAt)
+    return [...sockets].filter((s) => !s.ready || s.lastWriteAt > s.lastReadAt)
   }
 
   /**
