@@ -122,6 +122,13 @@ export const measureLayers = async (bench: BenchSetup) => {
     rows.push({ name, fn: stack(layers.length).handler(router as never) as unknown as Fn, db: false })
   }
 
+  const context = lambdaContext({
+    functionName: bench.env.AWS_LAMBDA_FUNCTION_NAME ?? 'bench',
+    region: bench.kms.region,
+    accountId: '123456789012',
+    memoryLimitInMB: 1024,
+    timeoutMs: 3_600_000,
+  })
   // Database rows: one connection each, like one Lambda container.
   const fromDb = async (_event: unknown, context: { db: typeof db }) => {
     const row = await findNote(context.db, bench.seed)
@@ -145,6 +152,14 @@ export const measureLayers = async (bench: BenchSetup) => {
     })
     .use(rdsMiddleware('layers-rds'))
     .handler(fromDb as never) as unknown as Fn
+  // rds() taken apart: its hooks called directly (no Middy), and its drizzle instance without the hooks.
+  const bare = rdsMiddleware('layers-rds-bare')
+  const hookRequest = () =>
+    ({ event: {}, context: { ...context }, internal: { dbPassword: bench.config.password } }) as never
+  const warmUp = hookRequest() as { context: { db: typeof db } }
+  await bare.before?.(warmUp as never)
+  bare.after?.(warmUp as never)
+  const rdsDb = warmUp.context.db
   // The CPU rows' whole stack with rds() in kms-env's place feeding the route its drizzle instance.
   const composed = stack(layers.length - 1)
     .before((request) => {
@@ -186,6 +201,20 @@ export const measureLayers = async (bench: BenchSetup) => {
       db: true,
     },
     { name: 'middy() + rds() (instead of that hook)', fn: rdsStack, db: true },
+    {
+      name: 'rds() hooks alone (before + after, no query, no Middy)',
+      fn: async () => {
+        const request = hookRequest()
+        await bare.before?.(request)
+        bare.after?.(request)
+      },
+      db: true,
+    },
+    {
+      name: "rds()'s drizzle instance without its hooks (query wrappers only) + rendering",
+      fn: () => fromDb(undefined, { db: rdsDb }),
+      db: true,
+    },
     { name: "+ the CPU rows' layers, router, valibot", fn: composed, db: true },
     { name: 'full app (createApp), access log on', fn: app('info', 'layers-app-info'), db: true },
     { name: 'full app, access log off (LOG_LEVEL=silent)', fn: app('silent', 'layers-app-silent'), db: true },
@@ -206,13 +235,6 @@ export const measureLayers = async (bench: BenchSetup) => {
   )
   // A fresh event per invocation (middlewares replace its parts), cloned the same way for every row.
   const eventOf = () => ({ ...template, headers: { ...template.headers } })
-  const context = lambdaContext({
-    functionName: bench.env.AWS_LAMBDA_FUNCTION_NAME ?? 'bench',
-    region: bench.kms.region,
-    accountId: '123456789012',
-    memoryLimitInMB: 1024,
-    timeoutMs: 3_600_000,
-  })
 
   const results = new Map<Row, number[]>()
   // Process CPU (user + system): what caps throughput when the server is busy; PostgreSQL's is not in it.
