@@ -1,16 +1,20 @@
 /**
  * `pnpm start`: the real handler on http://127.0.0.1:3000 behind the local API Gateway v2 adapter.
  *
- * With nothing configured it starts a throwaway PostgreSQL and the KMS test endpoint with a dev key,
+ * With nothing configured it starts a throwaway TLS-only PostgreSQL (verified with its own CA, as the
+ * handler verifies RDS) and the KMS test endpoint with a dev key,
  * creates the `app` role with a generated password, encrypts that password with `rdskit-kms encrypt`
  * (the command a user runs against real KMS), applies the migrations with `migrate()` and serves.
  * Ctrl-C stops everything and removes the temporary data.
  *
- *   DATABASE_URL=postgres://user:pass@host:5432/db   use that database (and that user) instead
+ *   DATABASE_URL=postgres://user:pass@host:5432/db   use that database (and that user) instead;
+ *                                                    ?sslrootcert=/path/ca.pem trusts that CA for verify-full
  *   KMS_KEY_ID=arn:aws:kms:…  (+ AWS credentials)   use real KMS with that key instead
  *   PORT=3000  FUNCTION_NAME=rdskit-sample-api  LOG_LEVEL=info
  */
 import { randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { migrate } from '@rdskit/rds'
 import { type KmsEndpoint, type PostgresCluster, startKms, startPostgres } from '@rdskit/testing'
@@ -48,21 +52,35 @@ interface Database {
   user: string
   password: string
   tls: 'verify-full' | 'disable'
+  /** PEM file of the CA that signed the server certificate (the throwaway cluster's own CA). */
+  caFile?: string
 }
 
 const throwawayDatabase = async (): Promise<Database> => {
-  const cluster: PostgresCluster = await startPostgres({ throwaway: true })
+  // TLS-only, like RDS with rds.force_ssl: the app verifies the certificate and host name (verify-full).
+  const cluster: PostgresCluster = await startPostgres({ throwaway: true, tls: true })
   cleanups.push(() => cluster.stop())
   say(`PostgreSQL ${cluster.version} on ${cluster.host}:${cluster.port} (pid ${cluster.pid}, throwaway)`)
   const password = randomBytes(24).toString('base64url')
   await cluster.createRole({ name: 'app', password })
   await cluster.sql.unsafe('create database app owner app')
-  return { host: cluster.host, port: cluster.port, database: 'app', user: 'app', password, tls: 'disable' }
+  const caFile = join(cluster.dir ?? tmpdir(), 'rdskit-local-ca.pem')
+  await writeFile(caFile, cluster.ca ?? '')
+  return {
+    host: cluster.host,
+    port: cluster.port,
+    database: 'app',
+    user: 'app',
+    password,
+    tls: 'verify-full',
+    caFile,
+  }
 }
 
 const databaseFromUrl = (raw: string): Database => {
   const url = new URL(raw)
   const sslmode = url.searchParams.get('sslmode')
+  const caFile = url.searchParams.get('sslrootcert') ?? undefined
   return {
     host: url.hostname,
     port: Number(url.port || 5432),
@@ -73,6 +91,7 @@ const databaseFromUrl = (raw: string): Database => {
       sslmode === 'disable' || (!sslmode && ['127.0.0.1', 'localhost', '::1'].includes(url.hostname))
         ? 'disable'
         : 'verify-full',
+    ...(caFile ? { caFile } : {}),
   }
 }
 
@@ -113,7 +132,7 @@ const main = async () => {
 
   await migrate({
     config: { host: db.host, port: db.port, database: db.database, username: db.user, password: db.password },
-    tls: db.tls === 'disable' ? false : 'verify-full',
+    tls: db.tls === 'disable' ? false : db.caFile ? { ca: await readFile(db.caFile, 'utf8') } : 'verify-full',
     migrationsFolder: join(appDir, 'drizzle'),
   })
   say('migrations applied')
@@ -127,6 +146,7 @@ const main = async () => {
     DB_USER: db.user,
     DB_PASSWORD: ciphertext,
     DB_TLS: db.tls,
+    ...(db.caFile ? { DB_CA_FILE: db.caFile } : {}),
   })
   const { handler } = await import('../src/handler.ts')
   const api = await startLocalApi({ handler, port, functionName })

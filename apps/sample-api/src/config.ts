@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import type { LogLevel } from './http/log.ts'
 
 /** Everything the handler reads from its environment, parsed once at INIT. */
@@ -9,7 +10,10 @@ export interface AppConfig {
     username: string
     /** `verify-full` (default: the certificate chain and host name are checked) or `disable` (local only). */
     tls: 'verify-full' | 'disable'
-    /** PEM of the CA to trust for verify-full; default: Node's store plus NODE_EXTRA_CA_CERTS. */
+    /**
+     * PEM of the CA to trust for verify-full, read from DB_CA_FILE; default: rds's own choice (in Lambda the
+     * runtime's RDS CA bundle plus Node's store).
+     */
     ca?: string
   }
   /** Name of the environment variable holding the KMS ciphertext of the database password. */
@@ -47,6 +51,18 @@ const integer = (
   return value
 }
 
+const readCa = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new ConfigError(
+      'DB_CA_FILE',
+      `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'unknown error'})`,
+      'Point it at a PEM file holding the CA that signed the database certificate, or unset it.',
+    )
+  }
+}
+
 /** Reads the configuration; a missing or malformed variable throws naming it (never echoing a secret). */
 export const configFromEnv = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
   const host = env.DB_HOST
@@ -62,6 +78,7 @@ export const configFromEnv = (env: NodeJS.ProcessEnv = process.env): AppConfig =
   if (tls !== 'verify-full' && tls !== 'disable') {
     throw new ConfigError('DB_TLS', `is ${JSON.stringify(tls)}`, "Use 'verify-full' (default) or 'disable'.")
   }
+  const ca = env.DB_CA_FILE ? readCa(env.DB_CA_FILE) : undefined
   const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel
   if (!logLevels.includes(logLevel)) {
     throw new ConfigError(
@@ -77,6 +94,7 @@ export const configFromEnv = (env: NodeJS.ProcessEnv = process.env): AppConfig =
       database: env.DB_NAME || 'app',
       username: env.DB_USER || 'app',
       tls,
+      ...(ca ? { ca } : {}),
     },
     passwordEnvVar: 'DB_PASSWORD',
     corsOrigins: (env.CORS_ORIGINS || '*')
