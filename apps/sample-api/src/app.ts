@@ -1,4 +1,4 @@
-import middy, { type MiddlewareObj } from '@middy/core'
+import middy from '@middy/core'
 import httpCors from '@middy/http-cors'
 import httpErrorHandler from '@middy/http-error-handler'
 import httpHeaderNormalizer from '@middy/http-header-normalizer'
@@ -128,7 +128,7 @@ export const createApp = (options: AppOptions): AppHandler => {
         config: { ...dbConnection(config), ...options.postgresOptions },
         internalData: { password: passwordKey },
         // On a rejected password (rotation), rds drops the cached plaintext and re-runs kms-env once.
-        credentialSource: { cacheKey: kmsCacheKey, middleware: passwordFromKms as unknown as MiddlewareObj },
+        credentialSource: { cacheKey: kmsCacheKey, middleware: passwordFromKms },
         tls: config.db.tls === 'disable' ? false : config.db.ca ? { ca: config.db.ca } : 'verify-full',
         cacheKey: `${kmsCacheKey}:rds`,
         logger: { warn: (message: string) => logger.warn(message) },
