@@ -43,8 +43,11 @@ export interface RdsClient {
   readonly sockets: Set<TrackedSocket>
   /** Replaces the password the next physical connection authenticates with. */
   setPassword(password: string | undefined): void
-  /** Per-invocation preparation: deadline, statement timeout, liveness. Throws RdsError when it cannot connect. */
-  begin(remainingMs: number | undefined, refresh: () => Promise<void>): Promise<void>
+  /**
+   * Per-invocation preparation: deadline, statement timeout, liveness. Returns undefined when a warm client
+   * needed no yield and no round trip, else a promise (rejecting with RdsError when it cannot connect).
+   */
+  begin(remainingMs: number | undefined, refresh: () => Promise<void>): Promise<void> | undefined
   finish(): void
   end(): Promise<void>
   readonly ended: boolean
@@ -193,6 +196,15 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     retryReadOnly: options.retryReadOnly,
   }
 
+  const settle = () => {
+    inFlight--
+    lastUsedAt = now()
+  }
+  const settled = <T>(value: T): T => {
+    settle()
+    return value
+  }
+
   /** drizzle runs every statement through `client.unsafe(...)` (awaited, or `.values()` then awaited). */
   class GuardedQuery<T> implements PromiseLike<T> {
     #mode: 'objects' | 'values' = 'objects'
@@ -204,25 +216,17 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
       this.#mode = 'values'
       return this
     }
-    #make = (): PromiseLike<T> => {
+    #make(): Promise<T> {
       if (tainted) renew()
       const query = sql.unsafe(...this.#args)
-      return (this.#mode === 'values' ? query.values() : query) as unknown as PromiseLike<T>
+      return (this.#mode === 'values' ? query.values() : query) as unknown as Promise<T>
     }
     #run(): Promise<T> {
       inFlight++
-      const settle = () => {
-        inFlight--
-        lastUsedAt = now()
-      }
-      // Happy path: one promise hop. Recovery (and the read-only check) only once something failed.
-      return Promise.resolve(this.#make()).then(
-        (value) => {
-          settle()
-          return value
-        },
-        (error: unknown) =>
-          runStatement(recovery, this.#make, isReadOnly(this.#args[0]), error).finally(settle),
+      // Happy path: `then` straight on the postgres.js query (a Promise), no wrapper promise, and no closure
+      // but the rejection handler's. Recovery (and the read-only check) only once something failed.
+      return this.#make().then(settled, (error: unknown) =>
+        runStatement(recovery, () => this.#make(), isReadOnly(this.#args[0]), error).finally(settle),
       )
     }
     // biome-ignore lint/suspicious/noThenProperty: drizzle awaits what client.unsafe() returns
@@ -353,6 +357,36 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     }
   }
 
+  /** Per socket: an idle one whose server said goodbye (FATAL 57P01, 57P05…, FIN) or that died. */
+  const deadSockets = () => [...sockets].filter((s) => isDead(s) || (s.goodbyeWhileIdle && !hasPending(s)))
+  /** One with a request on the wire is in use (drizzle, `$client`, another invocation): never dropped here. */
+  const dropSockets = (dead: TrackedSocket[]) =>
+    Promise.all(dead.map((tracked) => waitForClose(tracked, !hasPending(tracked))))
+
+  /**
+   * We may be past this loop iteration's poll phase, so yield twice (~3 µs): the next poll reads a close
+   * waiting in the kernel and its close callbacks run. Writes postgres.js had queued before us are flushed too.
+   */
+  async function settleSockets() {
+    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setImmediate(resolve))
+    const dead = deadSockets()
+    if (dead.length) await dropSockets(dead)
+  }
+
+  /** The rest of begin() once the sockets are settled: undefined when no round trip is needed. */
+  function prepare(started: number, remainingMs: number | undefined): Promise<void> | undefined {
+    if (tainted && !busy()) renew()
+    const finite = remainingMs !== undefined && Number.isFinite(remainingMs)
+    const timeout = finite ? statementTimeoutFor(remainingMs) : undefined
+    if (sockets.size > 0 && timeout !== undefined) tightenStatementTimeout(timeout, remainingMs as number)
+    if (sockets.size === 0) return ping(undefined)
+    if (!busy() && started - lastUsedAt >= options.pingAfterIdle) {
+      return ping(Math.min(options.pingTimeout, Math.max(1, recovery.deadline() - now())))
+    }
+    return undefined
+  }
+
   return {
     identity,
     get sql() {
@@ -369,11 +403,12 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     setPassword(value) {
       password = value
     },
-    async begin(remainingMs, refreshCredentials) {
+    begin(remainingMs, refreshCredentials) {
       refresh = refreshCredentials
       timedOut = false
       const started = now()
-      if (remainingMs !== undefined && Number.isFinite(remainingMs)) {
+      const finite = remainingMs !== undefined && Number.isFinite(remainingMs)
+      if (finite) {
         // Concurrent invocations share the client: its deadline is the latest of theirs (each statement is
         // still cut by its session's statement_timeout).
         const mine = started + remainingMs - options.timeoutMargin
@@ -386,29 +421,13 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
       const quietFor = started - lastEventAt
       lastEventAt = started
       if (sockets.size > 0) {
-        if (quietFor >= backToBackMs) {
-          // A close the server sent since the last statement (a freeze, or just now) may be waiting in the
-          // kernel. We may be past this loop iteration's poll phase, so yield twice (~3 µs): the next poll
-          // reads it and its close callbacks run. Writes postgres.js had queued before us are flushed too.
-          await new Promise((resolve) => setImmediate(resolve))
-          await new Promise((resolve) => setImmediate(resolve))
-        }
-        // Per socket: one with a request on the wire is in use (drizzle, `$client`, another invocation) and
-        // never dropped here; an idle one whose server said goodbye (FATAL 57P01, 57P05…, FIN) is.
-        const dead = [...sockets].filter((s) => isDead(s) || (s.goodbyeWhileIdle && !hasPending(s)))
-        if (dead.length) await Promise.all(dead.map((tracked) => waitForClose(tracked, !hasPending(tracked))))
+        // A close the server sent since the last statement (a freeze, or just now) may be waiting in the
+        // kernel: see settleSockets. Back-to-back invocations need no yield, and then no promise either.
+        if (quietFor >= backToBackMs) return settleSockets().then(() => prepare(started, remainingMs))
+        const dead = deadSockets()
+        if (dead.length) return dropSockets(dead).then(() => prepare(started, remainingMs))
       }
-      if (tainted && !busy()) renew()
-      const timeout =
-        remainingMs !== undefined && Number.isFinite(remainingMs)
-          ? statementTimeoutFor(remainingMs)
-          : undefined
-      if (sockets.size > 0 && timeout !== undefined) tightenStatementTimeout(timeout, remainingMs as number)
-      if (sockets.size === 0) {
-        await ping(undefined)
-      } else if (!busy() && started - lastUsedAt >= options.pingAfterIdle) {
-        await ping(Math.min(options.pingTimeout, Math.max(1, recovery.deadline() - now())))
-      }
+      return prepare(started, remainingMs)
     },
     finish() {
       lastEventAt = now()

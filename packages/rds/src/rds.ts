@@ -34,15 +34,42 @@ interface Resolved {
   password: string | undefined
 }
 
-async function resolveInternal(
-  options: ResolvedOptions,
+/**
+ * The internalData values when every one is already settled (warm invocations): read synchronously, as
+ * getInternal's own fast path does, so that a warm `before` needs no promise. `undefined` when one is pending.
+ */
+function settledInternal(
+  internalData: Partial<Record<InternalField, string>>,
   request: Request,
+): Record<string, unknown> | undefined {
+  const internal = request.internal as Record<string, unknown> | undefined
+  if (!internal) return undefined
+  const values: Record<string, unknown> = {}
+  for (const field in internalData) {
+    const key = internalData[field as InternalField] as string
+    const dot = key.indexOf('.')
+    let value = internal[dot === -1 ? key : key.slice(0, dot)]
+    if (isPromise(value)) return undefined
+    if (dot !== -1) {
+      for (const part of key.slice(dot + 1).split('.')) value = safeGet(value, part)
+      if (isPromise(value)) return undefined
+    }
+    values[field] = value
+  }
+  return values
+}
+
+const isPromise = (value: unknown) => typeof (value as { then?: unknown } | undefined)?.then === 'function'
+const safeGet = (value: unknown, key: string) =>
+  value != null && Object.hasOwn(value as object, key) ? (value as Record<string, unknown>)[key] : undefined
+
+function resolvedFrom(
+  options: ResolvedOptions,
+  values: Record<string, unknown>,
   base: Identity,
-): Promise<Resolved> {
-  const staticPassword = typeof options.config.password === 'string' ? options.config.password : undefined
-  if (!options.internalData) return { identity: base, password: staticPassword }
-  const values = (await getInternal(options.internalData, request as never)) as Record<string, unknown>
-  for (const [field, key] of Object.entries(options.internalData)) {
+  staticPassword: string | undefined,
+): Resolved {
+  for (const [field, key] of Object.entries(options.internalData as object)) {
     const value = values[field]
     if (value === undefined || value === null || value === '') {
       throw new RdsError(
@@ -64,6 +91,21 @@ async function resolveInternal(
     },
     password: text('password') ?? staticPassword,
   }
+}
+
+/** Resolves request.internal's values: synchronously when all are settled, else through getInternal. */
+function resolveInternal(
+  options: ResolvedOptions,
+  request: Request,
+  base: Identity,
+  staticPassword: string | undefined,
+): Resolved | Promise<Resolved> {
+  const internalData = options.internalData as Partial<Record<InternalField, string>>
+  const settled = settledInternal(internalData, request)
+  if (settled) return resolvedFrom(options, settled, base, staticPassword)
+  return getInternal(internalData, request as never).then((values) =>
+    resolvedFrom(options, values as Record<string, unknown>, base, staticPassword),
+  )
 }
 
 /**
@@ -99,6 +141,11 @@ export function rds<
       .value as RdsClient
   }
 
+  const staticPassword = typeof options.config.password === 'string' ? options.config.password : undefined
+  const staticResolved: Resolved = { identity: baseIdentity, password: staticPassword }
+  const resolve = (request: Request): Resolved | Promise<Resolved> =>
+    options.internalData ? resolveInternal(options, request, baseIdentity, staticPassword) : staticResolved
+
   async function refreshCredentials(request: Request, current: RdsClient) {
     const source = options.credentialSource
     if (options.internalData && source) {
@@ -111,15 +158,17 @@ export function rds<
       }
     }
     if (options.internalData) {
-      const { password } = await resolveInternal(options, request, current.identity)
+      const { password } = await resolve(request)
       current.setPassword(password)
     }
   }
 
-  const rdsMiddlewareBefore = async (
-    request: Request<unknown, unknown, Error, RdsContext<TSchema, TKey>>,
-  ) => {
-    const resolved = await resolveInternal(options, request as Request, baseIdentity)
+  /** The container's client for this identity: the one in hand when the cache still holds it, else built. */
+  function clientFor(resolved: Resolved): RdsClient {
+    const cached = getCache(options.cacheKey) as { value?: unknown; modified?: boolean }
+    if (client && cached.value === client && !cached.modified && !client.ended) {
+      if (sameIdentity(client.identity, resolved.identity)) return client
+    }
     let current = processCache(cacheOptions, build(resolved)).value as RdsClient
     if (current.ended || !sameIdentity(current.identity, resolved.identity)) {
       clearCache(options.cacheKey)
@@ -129,12 +178,33 @@ export function rds<
     }
     if (client && client !== current && !client.ended) void endClient(client)
     client = current
+    return current
+  }
+
+  /** Synchronous (no promise, so Middy does not await) when the warm client needs no I/O or yield. */
+  function beginWith(request: Request, resolved: Resolved): Promise<void> | undefined {
+    const current = clientFor(resolved)
     current.setPassword(resolved.password)
     begun.set(request, current)
-    await current.begin(request.context.getRemainingTimeInMillis?.(), () =>
-      refreshCredentials(request as Request, current),
+    const began = current.begin(request.context.getRemainingTimeInMillis?.(), () =>
+      refreshCredentials(request, current),
     )
-    ;(request.context as Record<string, unknown>)[options.contextKey] = current.db
+    if (began === undefined) {
+      ;(request.context as unknown as Record<string, unknown>)[options.contextKey] = current.db
+      return undefined
+    }
+    return began.then(() => {
+      ;(request.context as unknown as Record<string, unknown>)[options.contextKey] = current.db
+    })
+  }
+
+  const rdsMiddlewareBefore = (
+    request: Request<unknown, unknown, Error, RdsContext<TSchema, TKey>>,
+  ): Promise<void> | undefined => {
+    const resolved = resolve(request as Request)
+    return resolved instanceof Promise
+      ? resolved.then((settled) => beginWith(request as Request, settled))
+      : beginWith(request as Request, resolved)
   }
 
   const finish = (request: Request): RdsClient | undefined => {
