@@ -1,7 +1,7 @@
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { sql } from 'drizzle-orm'
 import { afterAll, afterEach, expect, it, vi } from 'vitest'
-import { container, resetAll } from './helpers.ts'
+import { configOf, container, resetAll } from './helpers.ts'
 
 const database = await sharedPostgres.testDatabase()
 const cluster = await sharedPostgres.cluster()
@@ -12,14 +12,7 @@ it('on Lambda Managed Instances, shares one pool sized by AWS_LAMBDA_MAX_CONCURR
   vi.stubEnv('AWS_LAMBDA_MAX_CONCURRENCY', '3')
   const c = container(
     {
-      config: {
-        host: database.host,
-        port: database.port,
-        database: database.database,
-        username: database.user,
-        password: database.password,
-        connection: { application_name: 'managed-instances' },
-      },
+      config: { ...configOf(database), connection: { application_name: 'managed-instances' } },
       tls: cluster.ca ? { ca: cluster.ca } : false,
       logger: { warn() {} },
     },

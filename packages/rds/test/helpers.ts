@@ -1,7 +1,17 @@
 import middy from '@middy/core'
 import { clearCache } from '@middy/util'
+import type { ConnectionInfo } from '@rdskit/testing'
 import type { Context } from 'aws-lambda'
 import { close, type RdsOptions, rds } from '../src/index.ts'
+
+/** postgres.js connection options for a test database (as rds's `config` and migrate's take them). */
+export const configOf = (database: ConnectionInfo) => ({
+  host: database.host,
+  port: database.port,
+  database: database.database,
+  username: database.user,
+  password: database.password,
+})
 
 let keys = 0
 /** A unique Middy cache key per simulated container, so tests never share a client by accident. */

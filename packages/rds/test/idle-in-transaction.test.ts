@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { afterAll, expect, it } from 'vitest'
+import { configOf } from './helpers.ts'
 
 const database = await sharedPostgres.testDatabase()
 const cluster = await sharedPostgres.cluster()
@@ -37,13 +38,7 @@ it('releases the row lock of a client killed inside a transaction once idle_in_t
     cwd: new URL('.', import.meta.url).pathname,
     env: {
       ...process.env,
-      CONFIG: JSON.stringify({
-        host: database.host,
-        port: database.port,
-        database: database.database,
-        username: database.user,
-        password: database.password,
-      }),
+      CONFIG: JSON.stringify(configOf(database)),
       CA: cluster.ca ?? '',
     },
     stdio: ['ignore', 'pipe', 'inherit'],

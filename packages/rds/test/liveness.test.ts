@@ -3,7 +3,7 @@ import { sharedPostgres } from '@rdskit/testing/vitest'
 import { sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RdsError } from '../src/index.ts'
-import { container, freeze, resetAll } from './helpers.ts'
+import { configOf, container, freeze, resetAll } from './helpers.ts'
 
 afterAll(resetAll)
 
@@ -12,13 +12,7 @@ describe('after a freeze', async () => {
   const cluster = await sharedPostgres.cluster()
   await database.sql`create table writes (id serial primary key, note text)`
   const tls = cluster.ca ? { ca: cluster.ca } : (false as const)
-  const base = {
-    host: database.host,
-    port: database.port,
-    database: database.database,
-    username: database.user,
-    password: database.password,
-  }
+  const base = configOf(database)
   const writer = (applicationName: string) =>
     container(
       { config: { ...base, connection: { application_name: applicationName } }, tls, logger: { warn() {} } },

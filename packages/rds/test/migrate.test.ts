@@ -4,27 +4,13 @@ import { join } from 'node:path'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { afterAll, describe, expect, it } from 'vitest'
 import { migrate } from '../src/index.ts'
-import { container, resetAll } from './helpers.ts'
+import { configOf, container, resetAll } from './helpers.ts'
 
 afterAll(resetAll)
 
 const migrationsFolder = join(import.meta.dirname, 'fixtures/migrations')
 const cluster = await sharedPostgres.cluster()
 const tls = cluster.ca ? { ca: cluster.ca } : (false as const)
-
-const configOf = (database: {
-  host: string
-  port: number
-  database: string
-  user: string
-  password: string
-}) => ({
-  host: database.host,
-  port: database.port,
-  database: database.database,
-  username: database.user,
-  password: database.password,
-})
 
 describe('migrate()', () => {
   it('applies each migration exactly once when five deploys run it concurrently on an empty database', async () => {

@@ -1,19 +1,13 @@
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { sql } from 'drizzle-orm'
 import { afterAll, expect, it } from 'vitest'
-import { container, resetAll } from './helpers.ts'
+import { configOf, container, resetAll } from './helpers.ts'
 
 const database = await sharedPostgres.testDatabase()
 const cluster = await sharedPostgres.cluster()
 afterAll(resetAll)
 const base = {
-  config: {
-    host: database.host,
-    port: database.port,
-    database: database.database,
-    username: database.user,
-    password: database.password,
-  },
+  config: configOf(database),
   tls: cluster.ca ? { ca: cluster.ca } : (false as const),
   logger: { warn() {} },
 }
