@@ -1,3 +1,4 @@
+export { type PinnedApart, pinApart } from './bench/pin-apart.ts'
 export { startKms } from './kms/server.ts'
 export type { KmsCall, KmsEndpoint, KmsFaults, KmsKey, StartKmsOptions } from './kms/types.ts'
 export { startTcpProxy } from './net/tcp-proxy.ts'
