@@ -2,7 +2,7 @@
 // Everything runs against a real PostgreSQL with TLS (verify-full) and SCRAM-SHA-256 authentication.
 import { randomBytes } from 'node:crypto'
 import middy from '@middy/core'
-import { requireSystemBinary, startPgBouncer, startPostgres } from '@rdskit/testing'
+import { pinApart, requireSystemBinary, startPgBouncer, startPostgres } from '@rdskit/testing'
 import { sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
@@ -13,6 +13,13 @@ const context = () => ({ getRemainingTimeInMillis: () => 30_000 }) as never
 const role = { name: 'bench_app', password: `pw-${randomBytes(12).toString('hex')}` }
 const cluster = await startPostgres({ tls: true, maxConnections: 120, roles: [role] })
 const ca = cluster.ca as string
+// The server on its own CPU, as on its own host: otherwise where each new backend lands decides its speed.
+const pinned = cluster.pid === undefined ? undefined : pinApart([cluster.pid])
+console.log(
+  pinned
+    ? `# PostgreSQL pinned to CPU ${pinned.server}, this process to CPU ${pinned.client}`
+    : '# not pinned (one CPU or no taskset)',
+)
 const target = {
   host: cluster.host,
   port: cluster.port,
@@ -40,86 +47,101 @@ async function medians(tasks: [string, () => unknown][], rounds: number, timeMs:
       samples.set(task.name, [...(samples.get(task.name) ?? []), result.latency?.mean ?? Number.NaN])
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
   return Object.fromEntries([...samples].map(([name, xs]) => [name, median(xs)]))
 }
 
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN
+const shuffled = <T>(xs: T[]) => [...xs].sort(() => Math.random() - 0.5)
+const connectPerInvocation = async () => {
+  const once = postgres({ ...target, ssl: { ca }, max: 1 })
+  try {
+    return await once`select 1`
+  } finally {
+    await once.end()
+  }
+}
 const us = (ms: number | undefined) => `${((ms ?? Number.NaN) * 1000).toFixed(0)} µs`
 
 try {
-  // 1. A warm invocation running one `select 1`, written the way each user would write it.
-  const rdsDrizzle = middy()
-    .use(rds({ config: target, tls: { ca }, cacheKey: 'bench-rds-drizzle', logger: quiet }))
-    .handler(async (_event, ctx) => ctx.db.execute(sql`select 1`))
-  const rdsClient = middy()
-    .use(rds({ config: target, tls: { ca }, cacheKey: 'bench-rds-client', logger: quiet }))
-    .handler(async (_event, ctx) => ctx.db.$client`select 1`)
-  const raw = postgres({ ...target, ssl: { ca }, max: 1 })
-  const rawDb = drizzle(postgres({ ...target, ssl: { ca }, max: 1 }))
-  // The same module-scope clients handed over by a plain Middy before hook: Middy's own share of the gap.
-  const hookDrizzle = middy()
-    .before((request) => {
-      ;(request.context as unknown as { db: typeof rawDb }).db = rawDb
-    })
-    .handler(async (_event, ctx) => (ctx as unknown as { db: typeof rawDb }).db.execute(sql`select 1`))
-  const hookClient = middy()
-    .before((request) => {
-      ;(request.context as unknown as { sql: typeof raw }).sql = raw
-    })
-    .handler(async (_event, ctx) => (ctx as unknown as { sql: typeof raw }).sql`select 1`)
-  const connectPerInvocation = async () => {
-    const once = postgres({ ...target, ssl: { ca }, max: 1 })
-    try {
-      return await once`select 1`
-    } finally {
-      await once.end()
+  // 1. A warm invocation running one `select 1`, written the way each user would write it. On a small machine
+  // the speed of one connection depends on where the scheduler puts its backend (two identical module-scope
+  // clients differ by up to 10 %), so every round opens fresh connections for every contender, in random
+  // order, and the result is the median over rounds of each round's ratio to that round's floor.
+  const rounds = 16
+  const perRound = new Map<string, number[]>()
+  const absolute = new Map<string, number[]>()
+  for (let round = 0; round < rounds; round++) {
+    const raw = postgres({ ...target, ssl: { ca }, max: 1 })
+    const rawDb = drizzle(postgres({ ...target, ssl: { ca }, max: 1 }))
+    const rdsDrizzle = middy()
+      .use(rds({ config: target, tls: { ca }, cacheKey: `bench-rds-drizzle-${round}`, logger: quiet }))
+      .handler(async (_event, ctx) => ctx.db.execute(sql`select 1`))
+    const rdsClient = middy()
+      .use(rds({ config: target, tls: { ca }, cacheKey: `bench-rds-client-${round}`, logger: quiet }))
+      .handler(async (_event, ctx) => ctx.db.$client`select 1`)
+    // The same module-scope clients handed over by a plain Middy before hook: Middy's own share of the gap.
+    const hookDrizzle = middy()
+      .before((request) => {
+        ;(request.context as unknown as { db: typeof rawDb }).db = rawDb
+      })
+      .handler(async (_event, ctx) => (ctx as unknown as { db: typeof rawDb }).db.execute(sql`select 1`))
+    const hookClient = middy()
+      .before((request) => {
+        ;(request.context as unknown as { sql: typeof raw }).sql = raw
+      })
+      .handler(async (_event, ctx) => (ctx as unknown as { sql: typeof raw }).sql`select 1`)
+    const tasks: [string, () => Promise<unknown>][] = [
+      ['rds drizzle', () => rdsDrizzle({}, context())],
+      ['floor drizzle', () => rawDb.execute(sql`select 1`)],
+      ['hook drizzle', () => hookDrizzle({}, context())],
+      ['rds tagged', () => rdsClient({}, context())],
+      ['floor tagged', () => raw`select 1`],
+      ['hook tagged', () => hookClient({}, context())],
+    ]
+    for (const [, run] of shuffled(tasks)) await run()
+    for (let i = 0; i < 200; i++) for (const [, run] of tasks) await run()
+    const spent = new Map<string, number>()
+    for (let block = 0; block < 40; block++) {
+      for (const [name, run] of shuffled(tasks)) {
+        const started = performance.now()
+        for (let i = 0; i < 20; i++) await run()
+        spent.set(name, (spent.get(name) ?? 0) + (performance.now() - started) / 20 / 40)
+      }
     }
-  }
-  const warm = {
-    ...(await medians(
-      [
-        ['rds, drizzle db.execute', () => rdsDrizzle({}, context())],
-        ['module-scope drizzle over postgres.js', () => rawDb.execute(sql`select 1`)],
-        ['middy + plain hook, module-scope drizzle', () => hookDrizzle({}, context())],
-      ],
-      15,
-      200,
-    )),
-    ...(await medians(
-      [
-        ['rds, db.$client tagged query', () => rdsClient({}, context())],
-        ['module-scope postgres.js tagged query', () => raw`select 1`],
-        ['middy + plain hook, module-scope tagged', () => hookClient({}, context())],
-      ],
-      15,
-      200,
-    )),
+    for (const [name, ms] of spent) {
+      const floor = spent.get(name.endsWith('drizzle') ? 'floor drizzle' : 'floor tagged') as number
+      perRound.set(name, [...(perRound.get(name) ?? []), ms / floor])
+      absolute.set(name, [...(absolute.get(name) ?? []), ms])
+    }
+    await raw.end()
+    await rawDb.$client.end()
+    await close()
   }
   const naive = await medians([['connect per invocation', connectPerInvocation]], 1, 3_000)
-  const r = warm['rds, drizzle db.execute'] as number
-  const floorDrizzle = warm['module-scope drizzle over postgres.js'] as number
-  const rc = warm['rds, db.$client tagged query'] as number
-  const floorRaw = warm['module-scope postgres.js tagged query'] as number
-  const hookD = warm['middy + plain hook, module-scope drizzle'] as number
-  const hookC = warm['middy + plain hook, module-scope tagged'] as number
+  const at = (name: string) => median(absolute.get(name) ?? [])
+  const ratio = (name: string) => median(perRound.get(name) ?? [])
+  const spread = (name: string) => {
+    const xs = [...(perRound.get(name) ?? [])].sort((a, b) => a - b)
+    return `${(xs[Math.floor(xs.length / 4)] ?? Number.NaN).toFixed(2)}–${(xs[Math.floor((3 * xs.length) / 4)] ?? Number.NaN).toFixed(2)}×`
+  }
   const n = naive['connect per invocation'] as number
-  print('## warm invocation, one `select 1` over TLS (verify-full) + SCRAM-SHA-256')
-  print(`rds, drizzle db.execute:                ${us(r)}`)
-  print(`module-scope drizzle over postgres.js:  ${us(floorDrizzle)}`)
-  print(`middy + plain hook, same drizzle:       ${us(hookD)}`)
-  print(`rds, db.$client tagged query:           ${us(rc)}`)
-  print(`module-scope postgres.js tagged query:  ${us(floorRaw)}`)
-  print(`middy + plain hook, same tagged query:  ${us(hookC)}`)
+  print(
+    `## warm invocation, one \`select 1\` over TLS (verify-full) + SCRAM-SHA-256 (${rounds} rounds of fresh connections)`,
+  )
+  print(`rds, drizzle db.execute:                ${us(at('rds drizzle'))}`)
+  print(`module-scope drizzle over postgres.js:  ${us(at('floor drizzle'))}`)
+  print(`middy + plain hook, same drizzle:       ${us(at('hook drizzle'))}`)
+  print(`rds, db.$client tagged query:           ${us(at('rds tagged'))}`)
+  print(`module-scope postgres.js tagged query:  ${us(at('floor tagged'))}`)
+  print(`middy + plain hook, same tagged query:  ${us(at('hook tagged'))}`)
   print(`connect per invocation (naive handler): ${us(n)}`)
-  print(`ratio connect-per-invocation / rds:     ${(n / r).toFixed(1)}× faster (target ≥ 5×)`)
+  print(`ratio connect-per-invocation / rds:     ${(n / at('rds tagged')).toFixed(1)}× faster (target ≥ 5×)`)
   print(
-    `ratio rds / module-scope, same query:   ${(r / floorDrizzle).toFixed(2)}× (drizzle), ${(rc / floorRaw).toFixed(2)}× (tagged) (target ≤ 1.1×)`,
+    `ratio rds / module-scope, same query:   ${ratio('rds drizzle').toFixed(2)}× drizzle (${spread('rds drizzle')}), ${ratio('rds tagged').toFixed(2)}× tagged (${spread('rds tagged')}) (target ≤ 1.1×; median and quartiles of per-round ratios)`,
   )
   print(
-    `ratio rds / middy + plain hook:         ${(r / hookD).toFixed(2)}× (drizzle), ${(rc / hookC).toFixed(2)}× (tagged)`,
+    `ratio middy + plain hook / module-scope: ${ratio('hook drizzle').toFixed(2)}× drizzle (${spread('hook drizzle')}), ${ratio('hook tagged').toFixed(2)}× tagged (${spread('hook tagged')})`,
   )
-  await raw.end()
-  await rawDb.$client.end()
 
   // 2. The middleware's own warm cost, the query excluded.
   const bare = middy().handler(async () => 1)

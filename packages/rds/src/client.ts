@@ -16,6 +16,8 @@ const now = () => performance.now()
  * the Runtime API between two invocations is far longer.
  */
 const backToBackMs = 0.05
+/** Timers fire up to a few ms late; a deadline this close is the one the watchdog is armed for. */
+const watchdogSlackMs = 60
 
 type PgOptions = postgres.Options<Record<string, postgres.PostgresType>>
 const noop = () => {}
@@ -103,7 +105,8 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   let tainted = false
   let timedOut = false
   let watchdog: NodeJS.Timeout | undefined
-  let watchdogDelay = 0
+  /** The performance.now() time the watchdog is armed for. */
+  let watchdogAt = Number.POSITIVE_INFINITY
   let lastUsedAt = now()
   /** The last begin() or finish() of any invocation. */
   let lastEventAt = now()
@@ -277,23 +280,25 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   }
 
   /**
-   * One timer per client, re-armed with refresh() when the budget is the same as last time (it is, for a
-   * given function): allocating a timer per invocation measurably slowed the warm path.
+   * One timer per client, armed for the earliest deadline it must catch and not touched by invocations whose
+   * deadline is later: it wakes at the old deadline, finds a later one and sleeps again (once per function
+   * timeout, not once per invocation). Re-arming a timer per invocation cost more around the statement's I/O
+   * than the rest of begin() together.
    */
-  function armWatchdog(delay: number) {
-    if (watchdog && Math.abs(watchdogDelay - delay) <= 50) {
-      watchdog.refresh()
-      return
-    }
+  function armWatchdog() {
+    if (watchdog && watchdogAt <= deadline + watchdogSlackMs) return
     clearTimeout(watchdog)
-    watchdogDelay = delay
-    watchdog = setTimeout(onDeadline, delay)
+    watchdogAt = deadline
+    watchdog = setTimeout(onWatchdog, Math.max(0, deadline - now()))
     watchdog.unref()
   }
 
-  function onDeadline() {
-    // A timer left armed between invocations (or re-armed a little late) is not this invocation's deadline.
-    if (!Number.isFinite(deadline) || now() < deadline - 60) return
+  function onWatchdog() {
+    watchdog = undefined
+    // Between invocations (or frozen past the last one's deadline): nothing to cut, nothing to re-arm.
+    if (!Number.isFinite(deadline)) return
+    // A later invocation moved the deadline: sleep until then.
+    if (now() < deadline - watchdogSlackMs) return armWatchdog()
     timedOut = true
     for (const tracked of stalledSockets()) tracked.socket.destroy()
   }
@@ -413,7 +418,7 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
         // still cut by its session's statement_timeout).
         const mine = started + remainingMs - options.timeoutMargin
         deadline = active > 0 && Number.isFinite(deadline) ? Math.max(deadline, mine) : mine
-        armWatchdog(Math.max(0, remainingMs - options.timeoutMargin))
+        armWatchdog()
       } else if (active === 0) {
         deadline = Number.POSITIVE_INFINITY
       }

@@ -109,6 +109,35 @@ describe('a silent dead peer (server stopped with SIGSTOP)', () => {
     expect(await c.invoke({}, 2_000)).toBe(1)
   })
 
+  // The deadline timer is armed once and not re-armed by invocations whose deadline is later: it must still
+  // catch each invocation at its own deadline, whether that is later or sooner than the one it was armed for.
+  it('times out an invocation whose deadline is later than the one the watchdog was armed for', async () => {
+    const c = make()
+    expect(await c.invoke({}, 1_000)).toBe(1) // armed for ~500 ms from now
+    await new Promise((resolve) => setTimeout(resolve, 700)) // that deadline passes while idle
+    await cluster.pause()
+    const started = Date.now()
+    const error = await c.invoke({}, 2_500).catch((e: unknown) => e)
+    const elapsed = Date.now() - started
+    await cluster.resume()
+    expect(error).toMatchObject({ name: 'RdsError', code: 'TIMEOUT' })
+    expect(elapsed).toBeGreaterThanOrEqual(1_800)
+    expect(elapsed).toBeLessThan(2_500)
+  })
+
+  it('times out an invocation whose deadline is sooner than the one the watchdog was armed for', async () => {
+    const c = make()
+    expect(await c.invoke({}, 20_000)).toBe(1) // armed ~19.5 s ahead
+    await cluster.pause()
+    const started = Date.now()
+    const error = await c.invoke({}, 1_500).catch((e: unknown) => e)
+    const elapsed = Date.now() - started
+    await cluster.resume()
+    expect(error).toMatchObject({ name: 'RdsError', code: 'TIMEOUT' })
+    expect(elapsed).toBeLessThan(1_500)
+    expect(await c.invoke({}, 2_000)).toBe(1)
+  })
+
   it('fails a cold connect with CONNECT_TIMEOUT inside the budget', async () => {
     await cluster.pause()
     const started = Date.now()
