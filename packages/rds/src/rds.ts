@@ -220,12 +220,13 @@ export function rds<
 
   const rdsMiddlewareOnError = (request: Request) => {
     const began = finish(request)
-    const timedOut = began?.timedOut ?? false
+    // The invocation never reached the database: an earlier middleware's before threw (kms-env, a secrets
+    // fetch…). Its error is not ours to classify: a KMS timeout (ETIMEDOUT) is not a lost connection.
+    if (!began) return
+    const timedOut = began.timedOut
     const raw = request.error as { cause?: unknown } | undefined
     let found = findRdsError(raw)
-    const current = began ?? client
-    if (!found && current)
-      found = classify(raw?.cause ?? raw, { ...current.identity, pooler: options.pooler })
+    if (!found) found = classify(raw?.cause ?? raw, { ...began.identity, pooler: options.pooler })
     if (found && timedOut && found.code === 'CONNECTION_LOST') {
       found = new RdsError(
         'TIMEOUT',
