@@ -125,9 +125,10 @@ export function rds<
   /**
    * The client each invocation began on. `after`/`onError` finish exactly those: Middy also runs our onError
    * when an earlier middleware's `before` threw, and finishing an invocation that never began would make the
-   * client look idle while others still run.
+   * client look idle while others still run. Kept on the Middy request under a symbol of this middleware
+   * instance (two rds() in one stack keep their own): a WeakMap entry per invocation cost more.
    */
-  const begun = new WeakMap<object, RdsClient>()
+  const begun = Symbol('rds client of this invocation')
 
   const build = (resolved: Resolved) => () => {
     const built = createClient(options, resolved)
@@ -185,7 +186,7 @@ export function rds<
   function beginWith(request: Request, resolved: Resolved): Promise<void> | undefined {
     const current = clientFor(resolved)
     current.setPassword(resolved.password)
-    begun.set(request, current)
+    ;(request as unknown as Record<symbol, RdsClient | undefined>)[begun] = current
     const began = current.begin(request.context.getRemainingTimeInMillis?.(), () =>
       refreshCredentials(request, current),
     )
@@ -208,8 +209,9 @@ export function rds<
   }
 
   const finish = (request: Request): RdsClient | undefined => {
-    const began = begun.get(request)
-    begun.delete(request)
+    const slot = request as unknown as Record<symbol, RdsClient | undefined>
+    const began = slot[begun]
+    slot[begun] = undefined
     began?.finish()
     return began
   }
