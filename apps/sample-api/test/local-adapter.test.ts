@@ -202,4 +202,6 @@ test('uuidv7 ids sort in creation order, within one millisecond too, and are RFC
   for (const id of ids.slice(0, 10))
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
   expect(ids[0]?.slice(0, 13)).toBe('01a3185c-5000'.slice(0, 13))
+  // The random part (62 bits after the variant) comes from a pool refilled every 512 ids: never reused.
+  expect(new Set(ids.map((id) => id.slice(19))).size).toBe(ids.length)
 })

@@ -3,6 +3,12 @@ import { randomFillSync } from 'node:crypto'
 let lastMs = 0
 let counter = 0
 const bytes = new Uint8Array(16)
+/**
+ * Random bytes drawn 4 KiB at a time, as node:crypto's own randomUUID() caches its entropy: one
+ * randomFillSync per 512 ids instead of one per id (a call measured ~6 µs on a Firecracker VM).
+ */
+const pool = new Uint8Array(4096)
+let poolAt = pool.length
 
 /**
  * RFC 9562 UUIDv7: 48 bits of Unix milliseconds, then a 12-bit counter that orders ids made in the same
@@ -18,7 +24,13 @@ export const uuidv7 = (now = Date.now()): string => {
     lastMs++
     counter = 0
   }
-  randomFillSync(bytes)
+  if (poolAt === pool.length) {
+    randomFillSync(pool)
+    poolAt = 0
+  }
+  // Bytes 8–15 are the random part (6 of byte 8's bits, after the variant); 0–7 are time and counter.
+  bytes.set(pool.subarray(poolAt, poolAt + 8), 8)
+  poolAt += 8
   const ms = lastMs
   bytes[0] = Math.floor(ms / 2 ** 40) & 0xff
   bytes[1] = Math.floor(ms / 2 ** 32) & 0xff
