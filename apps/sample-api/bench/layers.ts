@@ -135,14 +135,14 @@ export const measureLayers = async (bench: BenchSetup) => {
     return json(200, present(row as typeof note), { ETag: '"1"' })
   }
   const rawSql = connect(bench.config.password)
-  const plainSql = postgres({ ...bench.config, max: 1 })
+  const plainSql = postgres({ ...bench.config, ssl: { ca: bench.ca }, max: 1 })
   const db = drizzle(plainSql, { schema })
   const rdsMiddleware = (cacheKey: string) =>
     rds({
       schema,
       config: dbConnection(config),
       internalData: { password: 'dbPassword' },
-      tls: false,
+      tls: { ca: bench.ca },
       cacheKey,
       logger: { warn: () => {} },
     }) as unknown as MiddlewareObj<APIGatewayProxyEventV2, unknown, Error, Context>

@@ -1,12 +1,19 @@
+import { readFileSync } from 'node:fs'
+import type { Socket } from 'node:net'
 import postgres, { type Sql } from 'postgres'
 
 /**
  * The baseline a user would write without Middy or rdskit: one module-scope postgres.js client with the
  * password in plain text in the environment, hand-rolled parsing, the same two queries as the full stack.
- * One connection, as in one Lambda container (the full stack's rds() default too).
+ * One connection, as in one Lambda container (the full stack's rds() default too), verified TLS as the
+ * full stack uses (the CA from DB_CA_FILE; the runtime's RDS bundle in Lambda).
  */
-export const connect = (password: string | undefined) =>
+/** `socket`: postgres.js's (untyped) option to open the connection's socket yourself. */
+export const connect = (password: string | undefined, socket?: () => Promise<Socket>) =>
   postgres({
+    ...((socket ? { socket } : {}) as object),
+    // Without DB_CA_FILE: Node's store plus NODE_EXTRA_CA_CERTS (the CDK stack points it at the RDS bundle).
+    ssl: process.env.DB_CA_FILE ? { ca: readFileSync(process.env.DB_CA_FILE, 'utf8') } : 'verify-full',
     host: process.env.DB_HOST,
     port: Number(process.env.DB_PORT),
     database: process.env.DB_NAME,

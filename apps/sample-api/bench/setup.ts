@@ -4,6 +4,8 @@
  * seeded note, and the Lambda-like environment both subjects read.
  */
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { EncryptCommand, KMSClient } from '@aws-sdk/client-kms'
 import { migrate } from '@rdskit/rds'
@@ -16,20 +18,31 @@ export interface BenchSetup {
   /** The environment of a deployed function (plus DB_PASSWORD_PLAINTEXT for the raw baseline). */
   env: Record<string, string>
   config: { host: string; port: number; database: string; username: string; password: string }
+  /** PEM of the CA that signed the database's certificate (also in the file DB_CA_FILE names). */
+  ca: string
   kms: { url: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } }
   /** Id of a note that exists. */
   seed: string
   stop(): Promise<void>
 }
 
+/**
+ * The database speaks TLS only and both subjects verify it (verify-full with the cluster's CA in
+ * DB_CA_FILE), as the deployed function does: a benchmark without TLS would measure a configuration
+ * nobody should run.
+ */
 export const setup = async (): Promise<BenchSetup> => {
-  const cluster = await startPostgres({ throwaway: true })
+  const cluster = await startPostgres({ throwaway: true, tls: true })
+  const caDir = mkdtempSync(join(tmpdir(), 'rdskit-bench-ca-'))
+  const caFile = join(caDir, 'ca.pem')
+  writeFileSync(caFile, cluster.ca as string)
+  const ssl = { ca: cluster.ca as string }
   const kms = await startKms({ aliases: ['alias/rdskit-bench'] })
   const password = randomBytes(18).toString('base64url')
   await cluster.createRole({ name: 'app', password })
   await cluster.sql.unsafe('create database app owner app')
   const config = { host: cluster.host, port: cluster.port, database: 'app', username: 'app', password }
-  await migrate({ config, tls: false, migrationsFolder: join(appDir, 'drizzle') })
+  await migrate({ config, tls: ssl, migrationsFolder: join(appDir, 'drizzle') })
   const client = new KMSClient({ endpoint: kms.url, region: kms.region, credentials: kms.credentials })
   const { CiphertextBlob } = await client.send(
     new EncryptCommand({
@@ -39,7 +52,7 @@ export const setup = async (): Promise<BenchSetup> => {
     }),
   )
   client.destroy()
-  const appSql = (await import('postgres')).default({ ...config, max: 1 })
+  const appSql = (await import('postgres')).default({ ...config, ssl, max: 1 })
   const [row] =
     await appSql`insert into notes (title, body, tags) values ('bench', 'body', '{a,b}') returning id`
   await appSql.end()
@@ -56,18 +69,21 @@ export const setup = async (): Promise<BenchSetup> => {
     DB_USER: 'app',
     DB_PASSWORD: Buffer.from(CiphertextBlob as Uint8Array).toString('base64'),
     DB_PASSWORD_PLAINTEXT: password,
-    DB_TLS: 'disable',
+    DB_TLS: 'verify-full',
+    DB_CA_FILE: caFile,
     LOG_LEVEL: 'info',
     NODE_NO_WARNINGS: '1',
   }
   return {
     env,
     config,
+    ca: ssl.ca,
     kms: { url: kms.url, region: kms.region, credentials: kms.credentials },
     seed: row?.id as string,
     stop: async () => {
       await kms.stop()
       await cluster.stop()
+      rmSync(caDir, { recursive: true, force: true })
     },
   }
 }
