@@ -19,6 +19,9 @@ interface Failure {
    * was pending) before the failed statements were written: no backend read them.
    */
   rdsNotSent?: boolean
+  /** Set by the socket factory on every error one of rds's own database sockets raised. */
+  rdsSocket?: boolean
+  name?: unknown
 }
 
 /** SQLSTATEs a server only sends during the startup handshake, before any statement is accepted. */
@@ -79,6 +82,21 @@ export function failedBeforeSend(error: unknown): boolean {
   if (code === 'CONNECT_TIMEOUT' || (code && connectFailedCodes.has(code))) return true
   const sqlstate = sqlstateOf(error)
   return sqlstate !== undefined && connectOnlySqlstates.has(sqlstate)
+}
+
+/**
+ * True for errors that came from the database or its connection: a server error (postgres.js's
+ * PostgresError, with a SQLSTATE), a postgres.js connection error (CONNECTION_*), or an error one of rds's
+ * sockets raised. A handler's other I/O fails with the same Node codes (a fetch refused, a KMS timeout's
+ * ETIMEDOUT): those are not the database's and must not be reported as if they were.
+ */
+export function fromDatabase(error: unknown): boolean {
+  const failure = error as Failure | undefined
+  if (!failure || typeof failure !== 'object') return false
+  if (failure.rdsSocket || failure.rdsConnectPhase || failure.rdsNotSent) return true
+  if (failure.name === 'PostgresError') return true
+  const code = codeOf(error)
+  return code !== undefined && (code.startsWith('CONNECTION_') || code === 'CONNECT_TIMEOUT')
 }
 
 /** The connection died under a statement (or between statements): the session is gone. */

@@ -3,7 +3,7 @@ import { canPrefetch, clearCache, getCache, getInternal, modifyCache, processCac
 import type { Context } from 'aws-lambda'
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js'
 import type { Sql } from 'postgres'
-import { classify } from './classify.ts'
+import { classify, fromDatabase } from './classify.ts'
 import { createClient, type Identity, identityOf, type RdsClient } from './client.ts'
 import { findRdsError, RdsError } from './errors.ts'
 import { type InternalField, type RdsOptions, type ResolvedOptions, resolveOptions } from './options.ts'
@@ -228,7 +228,9 @@ export function rds<
     const timedOut = began.timedOut
     const raw = request.error as { cause?: unknown } | undefined
     let found = findRdsError(raw)
-    if (!found) found = classify(raw?.cause ?? raw, { ...began.identity, pooler: options.pooler })
+    const cause = raw?.cause ?? raw
+    // Only the database's own failures are classified; a handler's other I/O keeps its error.
+    if (!found && fromDatabase(cause)) found = classify(cause, { ...began.identity, pooler: options.pooler })
     if (found && timedOut && found.code === 'CONNECTION_LOST') {
       found = new RdsError(
         'TIMEOUT',

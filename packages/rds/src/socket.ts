@@ -132,7 +132,7 @@ function countRequests(chunk: unknown): number {
   return count
 }
 
-type NotSentError = PhaseError & { rdsNotSent?: boolean }
+type NotSentError = PhaseError & { rdsNotSent?: boolean; rdsSocket?: boolean }
 
 /**
  * Frames the backend messages (type byte + length; bodies are skipped, never copied) to count
@@ -218,8 +218,9 @@ function track(
     if (event === 'error') {
       errored = true
       requestsAtError = tracked.requests
-      if (tracked.goodbyeWhileIdle && args[0] && typeof args[0] === 'object') {
-        ;(args[0] as NotSentError).rdsNotSent = true
+      if (args[0] && typeof args[0] === 'object') {
+        ;(args[0] as NotSentError).rdsSocket = true
+        if (tracked.goodbyeWhileIdle) (args[0] as NotSentError).rdsNotSent = true
       }
     }
     if (event === 'close' && !tracked.expectedClose) {

@@ -1,7 +1,9 @@
 import middy from '@middy/core'
+import { sharedPostgres } from '@rdskit/testing/vitest'
+import { sql } from 'drizzle-orm'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RdsError, rds } from '../src/index.ts'
-import { lambdaContext, resetAll, uniqueKey } from './helpers.ts'
+import { configOf, container, lambdaContext, resetAll, uniqueKey } from './helpers.ts'
 
 afterEach(resetAll)
 
@@ -33,5 +35,28 @@ describe('onError of an invocation that never reached rds', () => {
     const error = await handler({}, lambdaContext(2_000)).catch((e: unknown) => e)
     expect(error).not.toBeInstanceOf(RdsError)
     expect(error).toMatchObject({ message: 'kms-env failed', cause: kmsTimeout })
+  })
+})
+
+describe('onError of an invocation that reached the database', () => {
+  it("leaves the handler's other I/O errors alone and still classifies the database's", async () => {
+    const database = await sharedPostgres.testDatabase()
+    const cluster = await sharedPostgres.cluster()
+    const c = container(
+      { config: configOf(database), tls: cluster.ca ? { ca: cluster.ca } : false, logger: { warn() {} } },
+      async (event, ctx) => {
+        await ctx.db.execute(sql`select 1`)
+        const { fail } = event as { fail: 'fetch' | 'database' }
+        // A call to another service refused, with the same Node code a database connect would have.
+        if (fail === 'fetch') throw Object.assign(new Error('fetch failed'), { code: 'ECONNREFUSED' })
+        return ctx.db.$client`select pg_terminate_backend(pg_backend_pid())`
+      },
+    )
+    const fetchError = await c.invoke({ fail: 'fetch' }).catch((e: unknown) => e)
+    expect(fetchError).not.toBeInstanceOf(RdsError)
+    expect(fetchError).toMatchObject({ message: 'fetch failed', code: 'ECONNREFUSED' })
+    // A `$client` statement whose session the server ends: a database failure, classified.
+    const lost = await c.invoke({ fail: 'database' }).catch((e: unknown) => e)
+    expect(lost).toBeInstanceOf(RdsError)
   })
 })

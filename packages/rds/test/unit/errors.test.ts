@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { classify, failedBeforeSend, isConnectionLoss } from '../../src/classify.ts'
+import { classify, failedBeforeSend, fromDatabase, isConnectionLoss } from '../../src/classify.ts'
 import { RdsError, rdsErrorCodes } from '../../src/index.ts'
 import { fullJitter } from '../../src/recovery.ts'
 
@@ -78,6 +78,25 @@ describe('classify', () => {
     expect(failedBeforeSend(failure('57P01'))).toBe(false)
     expect(isConnectionLoss(failure('57P01'))).toBe(true)
     expect(isConnectionLoss(failure('23505'))).toBe(false)
+  })
+})
+
+describe('fromDatabase', () => {
+  const node = (code: string) => Object.assign(new Error(code), { code })
+  it('knows server errors, postgres.js connection errors and errors of rds sockets', () => {
+    const server = Object.assign(new Error('deadlock detected'), { name: 'PostgresError', code: '40P01' })
+    expect(fromDatabase(server)).toBe(true)
+    expect(fromDatabase(node('CONNECTION_CLOSED'))).toBe(true)
+    expect(fromDatabase(node('CONNECT_TIMEOUT'))).toBe(true)
+    expect(fromDatabase(Object.assign(node('ECONNRESET'), { rdsSocket: true }))).toBe(true)
+    expect(fromDatabase(Object.assign(node('ECONNREFUSED'), { rdsConnectPhase: true }))).toBe(true)
+  })
+  it('leaves the same Node codes from other I/O alone (a refused fetch, a KMS timeout)', () => {
+    expect(fromDatabase(node('ECONNREFUSED'))).toBe(false)
+    expect(fromDatabase(node('ETIMEDOUT'))).toBe(false)
+    expect(fromDatabase(Object.assign(new Error('no'), { code: '53300' }))).toBe(false)
+    expect(fromDatabase(undefined)).toBe(false)
+    expect(fromDatabase('ECONNRESET')).toBe(false)
   })
 })
 
