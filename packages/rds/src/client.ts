@@ -21,6 +21,7 @@ const watchdogSlackMs = 60
 
 type PgOptions = postgres.Options<Record<string, postgres.PostgresType>>
 const noop = () => {}
+const noneDead: TrackedSocket[] = []
 
 /** The fields that decide which server session a client opens; a change means a new client. */
 export interface Identity {
@@ -264,7 +265,11 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
    * Whether anything may be using the postgres.js client: a drizzle statement, or a request on the wire of
    * any socket (which also covers `$client` queries, which do not pass through our guard).
    */
-  const busy = () => inFlight > 0 || [...sockets].some(hasPending)
+  const busy = () => {
+    if (inFlight > 0) return true
+    for (const tracked of sockets) if (hasPending(tracked)) return true
+    return false
+  }
 
   /** Yields (up to `turns` event-loop turns) until the dying socket shows it, then waits for its close. */
   async function closeDeadSockets(turns: number) {
@@ -363,7 +368,16 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   }
 
   /** Per socket: an idle one whose server said goodbye (FATAL 57P01, 57P05…, FIN) or that died. */
-  const deadSockets = () => [...sockets].filter((s) => isDead(s) || (s.goodbyeWhileIdle && !hasPending(s)))
+  const deadSockets = () => {
+    // Runs on every warm invocation: no array unless something is dead.
+    let dead = noneDead
+    for (const s of sockets) {
+      if (!isDead(s) && !(s.goodbyeWhileIdle && !hasPending(s))) continue
+      if (dead === noneDead) dead = []
+      dead.push(s)
+    }
+    return dead
+  }
   /** One with a request on the wire is in use (drizzle, `$client`, another invocation): never dropped here. */
   const dropSockets = (dead: TrackedSocket[]) =>
     Promise.all(dead.map((tracked) => waitForClose(tracked, !hasPending(tracked))))
@@ -435,11 +449,12 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
       return prepare(started, remainingMs)
     },
     finish() {
-      lastEventAt = now()
+      const at = now()
+      lastEventAt = at
       active = Math.max(0, active - 1)
       if (active > 0) return
       deadline = Number.POSITIVE_INFINITY
-      lastUsedAt = now()
+      lastUsedAt = at
     },
     async end() {
       if (ended) return

@@ -214,13 +214,13 @@ function track(
   let errored = false
   let requestsAtError = 0
   const emit = socket.emit as (this: net.Socket, ...a: unknown[]) => boolean
-  socket.emit = function trackedEmit(this: net.Socket, event: string | symbol, ...args: unknown[]) {
+  socket.emit = function trackedEmit(this: net.Socket, event: string | symbol, first?: unknown) {
     if (event === 'error') {
       errored = true
       requestsAtError = tracked.requests
-      if (args[0] && typeof args[0] === 'object') {
-        ;(args[0] as NotSentError).rdsSocket = true
-        if (tracked.goodbyeWhileIdle) (args[0] as NotSentError).rdsNotSent = true
+      if (first && typeof first === 'object') {
+        ;(first as NotSentError).rdsSocket = true
+        if (tracked.goodbyeWhileIdle) (first as NotSentError).rdsNotSent = true
       }
     }
     if (event === 'close' && !tracked.expectedClose) {
@@ -230,12 +230,14 @@ function track(
           // Statements written after the error went nowhere; postgres.js would not reject them after a
           // close with hadError (they would hang), so they get an error of their own first.
           if (tracked.requests > requestsAtError) this.emit('error', closedError())
-          emit.call(this, 'close', ...args)
+          emit.call(this, 'close', first)
         }),
       )
       return true
     }
-    return emit.call(this, event, ...args)
+    // Every 'data' event passes here: forwarded without copying the arguments into an array.
+    // biome-ignore lint/complexity/noArguments: see above
+    return Reflect.apply(emit, this, arguments)
   } as typeof socket.emit
   const end = socket.end
   socket.end = function trackedEnd(this: net.Socket, ...args: unknown[]) {
@@ -245,10 +247,11 @@ function track(
   } as typeof socket.end
   const wrapWrite = () => {
     const write = socket.write
-    socket.write = function trackedWrite(this: net.Socket, ...args: unknown[]) {
+    socket.write = function trackedWrite(this: net.Socket, chunk: unknown) {
       tracked.lastWriteAt = now()
-      if (tracked.ready) tracked.requests += countRequests(args[0])
-      return (write as (...a: unknown[]) => boolean).apply(this, args)
+      if (tracked.ready) tracked.requests += countRequests(chunk)
+      // biome-ignore lint/complexity/noArguments: forwarded as given (encoding, callback), without a copy
+      return Reflect.apply(write, this, arguments) as boolean
     } as typeof socket.write
   }
   wrapWrite()
