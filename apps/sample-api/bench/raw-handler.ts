@@ -6,9 +6,9 @@ import postgres, { type Sql } from 'postgres'
  * The baseline a user would write without Middy or rdskit: one module-scope postgres.js client with the
  * password in plain text in the environment, hand-rolled parsing, the same two queries as the full stack.
  * One connection, as in one Lambda container (the full stack's rds() default too), verified TLS as the
- * full stack uses (the CA from DB_CA_FILE; the runtime's RDS bundle in Lambda).
+ * full stack uses (the CA from DB_CA_FILE; the runtime's RDS bundle in Lambda). `socket` is postgres.js's
+ * (untyped) option to open the connection's socket yourself.
  */
-/** `socket`: postgres.js's (untyped) option to open the connection's socket yourself. */
 export const connect = (password: string | undefined, socket?: () => Promise<Socket>) =>
   postgres({
     ...((socket ? { socket } : {}) as object),

@@ -35,8 +35,8 @@ export const setup = async (): Promise<BenchSetup> => {
   const cluster = await startPostgres({ throwaway: true, tls: true })
   const caDir = mkdtempSync(join(tmpdir(), 'rdskit-bench-ca-'))
   const caFile = join(caDir, 'ca.pem')
-  writeFileSync(caFile, cluster.ca as string)
   const ssl = { ca: cluster.ca as string }
+  writeFileSync(caFile, ssl.ca)
   const kms = await startKms({ aliases: ['alias/rdskit-bench'] })
   const password = randomBytes(18).toString('base64url')
   await cluster.createRole({ name: 'app', password })

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
 import { pinApart } from '../src/index.ts'
+import { descendants } from '../src/postgres/process.ts'
 import { requireSystemBinary } from '../src/system-binary.ts'
 
 const allowedCpus = (pid: number) =>
@@ -30,10 +31,7 @@ describe('pinApart', () => {
       })
       started.push(server.pid as number)
       await new Promise((resolve) => setTimeout(resolve, 100))
-      const [before] = readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8')
-        .trim()
-        .split(/\s+/)
-        .map(Number)
+      const [before] = descendants(server.pid as number)
       started.push(before as number)
       const last = String(availableParallelism() - 1)
       const pinned = pinApart([server.pid as number])
@@ -43,10 +41,7 @@ describe('pinApart', () => {
         expect(allowedCpus(before as number)).toBe(last)
         server.stdin?.write('fork\n')
         await new Promise((resolve) => setTimeout(resolve, 100))
-        const children = readFileSync(`/proc/${server.pid}/task/${server.pid}/children`, 'utf8')
-          .trim()
-          .split(/\s+/)
-          .map(Number)
+        const children = descendants(server.pid as number)
         const later = children.find((pid) => pid !== before)
         expect(later).toBeDefined()
         expect(allowedCpus(later as number)).toBe(last)
