@@ -204,10 +204,6 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     inFlight--
     lastUsedAt = now()
   }
-  const settled = <T>(value: T): T => {
-    settle()
-    return value
-  }
 
   /** drizzle runs every statement through `client.unsafe(...)` (awaited, or `.values()` then awaited). */
   class GuardedQuery<T> implements PromiseLike<T> {
@@ -225,20 +221,24 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
       const query = sql.unsafe(...this.#args)
       return (this.#mode === 'values' ? query.values() : query) as unknown as Promise<T>
     }
-    #run(): Promise<T> {
-      inFlight++
-      // Happy path: `then` straight on the postgres.js query (a Promise), no wrapper promise, and no closure
-      // but the rejection handler's. Recovery (and the read-only check) only once something failed.
-      return this.#make().then(settled, (error: unknown) =>
-        runStatement(recovery, () => this.#make(), isReadOnly(this.#args[0]), error).finally(settle),
-      )
-    }
     // biome-ignore lint/suspicious/noThenProperty: drizzle awaits what client.unsafe() returns
     then<A = T, B = never>(
       onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
       onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
     ): Promise<A | B> {
-      return this.#run().then(onfulfilled, onrejected)
+      inFlight++
+      // Happy path: one `then` straight on the postgres.js query (a Promise) hands its rows to the awaiting
+      // caller, with no wrapper promise in between. Recovery (and the read-only check) only once it failed.
+      return this.#make().then(
+        (rows) => {
+          settle()
+          return (onfulfilled ? onfulfilled(rows) : rows) as A
+        },
+        (error: unknown) =>
+          runStatement(recovery, () => this.#make(), isReadOnly(this.#args[0]), error)
+            .finally(settle)
+            .then(onfulfilled, onrejected),
+      )
     }
   }
 
@@ -308,16 +308,23 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     for (const tracked of stalledSockets()) tracked.socket.destroy()
   }
 
+  let timeoutMs = Number.NaN
+  let timeoutText = ''
   /** The value new sessions start with (a startup parameter: no round trip). */
   function statementTimeoutFor(remainingMs: number): string | undefined {
     if (options.pooler || options.statementTimeout === false) return undefined
-    const value = String(
+    const ms =
       typeof options.statementTimeout === 'number'
         ? options.statementTimeout
-        : statementTimeoutBucket(remainingMs - 2 * options.timeoutMargin),
-    )
-    ;(sql.options.connection as Record<string, unknown>).statement_timeout = value
-    return value
+        : statementTimeoutBucket(remainingMs - 2 * options.timeoutMargin)
+    // Warm invocations mostly land in the same bucket: no new string, no write.
+    if (ms !== timeoutMs) {
+      timeoutMs = ms
+      timeoutText = String(ms)
+    }
+    const connection = sql.options.connection as Record<string, unknown>
+    if (connection.statement_timeout !== timeoutText) connection.statement_timeout = timeoutText
+    return timeoutText
   }
 
   /**

@@ -161,7 +161,8 @@ function track(
   /** Bytes of the current message's body still to skip, and a header split across reads. */
   let skip = 0
   let header: Buffer | undefined
-  socket.on('data', (chunk: Buffer) => {
+  /** Runs inside `emit('data')`, before postgres.js's listener sees the chunk: no listener of its own. */
+  const onData = (chunk: Buffer) => {
     tracked.lastReadAt = now()
     let data = chunk
     if (header) {
@@ -191,7 +192,7 @@ function track(
       }
       at = end
     }
-  })
+  }
   // Registered before postgres.js's own listeners: the error is tagged before it rejects a statement.
   socket.on('end', goodbye)
   socket.on('error', (error: NotSentError) => {
@@ -215,15 +216,15 @@ function track(
   let requestsAtError = 0
   const emit = socket.emit as (this: net.Socket, ...a: unknown[]) => boolean
   socket.emit = function trackedEmit(this: net.Socket, event: string | symbol, first?: unknown) {
-    if (event === 'error') {
+    if (event === 'data') onData(first as Buffer)
+    else if (event === 'error') {
       errored = true
       requestsAtError = tracked.requests
       if (first && typeof first === 'object') {
         ;(first as NotSentError).rdsSocket = true
         if (tracked.goodbyeWhileIdle) (first as NotSentError).rdsNotSent = true
       }
-    }
-    if (event === 'close' && !tracked.expectedClose) {
+    } else if (event === 'close' && !tracked.expectedClose) {
       if (!errored) this.emit('error', closedError())
       setImmediate(() =>
         setImmediate(() => {
@@ -235,7 +236,7 @@ function track(
       )
       return true
     }
-    // Every 'data' event passes here: forwarded without copying the arguments into an array.
+    // Every chunk passes here: forwarded without copying the arguments into an array.
     // biome-ignore lint/complexity/noArguments: see above
     return Reflect.apply(emit, this, arguments)
   } as typeof socket.emit
