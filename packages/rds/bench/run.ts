@@ -8,7 +8,9 @@ import { sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { Bench } from 'tinybench'
+import { createClient, identityOf } from '../src/client.ts'
 import { close, rds } from '../src/index.ts'
+import { resolveOptions } from '../src/options.ts'
 
 const context = () => ({ getRemainingTimeInMillis: () => 30_000 }) as never
 const role = { name: 'bench_app', password: `pw-${randomBytes(12).toString('hex')}` }
@@ -103,6 +105,18 @@ try {
       .handler(async (_event, ctx) => (ctx as unknown as { sql: typeof raw }).sql`select 1`)
     // Middy's early-timeout timer (5 ms before the Lambda deadline) costs a timer and a Promise.race per
     // invocation; rds bounds every statement and connect by the remaining time itself.
+    // rds taken apart: its client (socket factory, tracking, Lambda defaults) handed over by the same plain
+    // hook, without the middleware's per-invocation begin()/finish().
+    const clientOptions = resolveOptions({ config: target, tls: { ca }, logger: quiet })
+    const rdsClientOnly = createClient(clientOptions, {
+      identity: identityOf(clientOptions.config),
+      password: role.password,
+    })
+    const hookRdsClient = middy()
+      .before((request) => {
+        ;(request.context as unknown as { sql: typeof raw }).sql = rdsClientOnly.sql
+      })
+      .handler(async (_event, ctx) => (ctx as unknown as { sql: typeof raw }).sql`select 1`)
     const rdsClientNoEarly = middy({ timeoutEarlyInMillis: 0 })
       .use(rds({ config: target, tls: { ca }, cacheKey: `bench-rds-no-early-${round}`, logger: quiet }))
       .handler(async (_event, ctx) => ctx.db.$client`select 1`)
@@ -114,6 +128,7 @@ try {
       ['rds tagged', () => rdsClient({}, context())],
       ['floor tagged', () => raw`select 1`],
       ['hook tagged', () => hookClient({}, context())],
+      ['hook rds client tagged', () => hookRdsClient({}, context())],
     ]
     for (const [, run] of shuffled(tasks)) await run()
     for (let i = 0; i < 200; i++) for (const [, run] of tasks) await run()
@@ -132,6 +147,7 @@ try {
     }
     await raw.end()
     await rawDb.$client.end()
+    await rdsClientOnly.end()
     await close()
   }
   const naive = await medians(
@@ -159,6 +175,7 @@ try {
   print(`rds, db.$client tagged query:           ${us(at('rds tagged'))}`)
   print(`module-scope postgres.js tagged query:  ${us(at('floor tagged'))}`)
   print(`middy + plain hook, same tagged query:  ${us(at('hook tagged'))}`)
+  print(`middy + plain hook, rds's client only:  ${us(at('hook rds client tagged'))}`)
   print(`rds tagged, middy timeoutEarlyInMillis 0: ${us(at('rds tagged, timeoutEarlyInMillis 0'))}`)
   print(`connect per invocation (naive handler): ${us(n)}`)
   print(
@@ -174,6 +191,9 @@ try {
   )
   print(
     `ratio middy + plain hook / module-scope: ${ratio('hook drizzle').toFixed(2)}× drizzle (${spread('hook drizzle')}), ${ratio('hook tagged').toFixed(2)}× tagged (${spread('hook tagged')})`,
+  )
+  print(
+    `ratio middy + plain hook with rds's client only / module-scope: ${ratio('hook rds client tagged').toFixed(2)}× tagged (${spread('hook rds client tagged')}); the rest of rds tagged is its begin()/finish() and middleware`,
   )
 
   // 2. The middleware's own warm cost, the query excluded.
