@@ -98,13 +98,13 @@ try {
         ;(request.context as unknown as { db: typeof rawDb }).db = rawDb
       })
       .handler(async (_event, ctx) => (ctx as unknown as { db: typeof rawDb }).db.execute(sql`select 1`))
-    const hookClient = middy()
-      .before((request) => {
-        ;(request.context as unknown as { sql: typeof raw }).sql = raw
-      })
-      .handler(async (_event, ctx) => (ctx as unknown as { sql: typeof raw }).sql`select 1`)
-    // Middy's early-timeout timer (5 ms before the Lambda deadline) costs a timer and a Promise.race per
-    // invocation; rds bounds every statement and connect by the remaining time itself.
+    const handingOver = (client: typeof raw) =>
+      middy()
+        .before((request) => {
+          ;(request.context as unknown as { sql: typeof raw }).sql = client
+        })
+        .handler(async (_event, ctx) => (ctx as unknown as { sql: typeof raw }).sql`select 1`)
+    const hookClient = handingOver(raw)
     // rds taken apart: its client (socket factory, tracking, Lambda defaults) handed over by the same plain
     // hook, without the middleware's per-invocation begin()/finish().
     const clientOptions = resolveOptions({ config: target, tls: { ca }, logger: quiet })
@@ -112,11 +112,9 @@ try {
       identity: identityOf(clientOptions.config),
       password: role.password,
     })
-    const hookRdsClient = middy()
-      .before((request) => {
-        ;(request.context as unknown as { sql: typeof raw }).sql = rdsClientOnly.sql
-      })
-      .handler(async (_event, ctx) => (ctx as unknown as { sql: typeof raw }).sql`select 1`)
+    const hookRdsClient = handingOver(rdsClientOnly.sql)
+    // Middy's early-timeout timer (5 ms before the Lambda deadline) costs a timer and a Promise.race per
+    // invocation; rds bounds every statement and connect by the remaining time itself.
     const rdsClientNoEarly = middy({ timeoutEarlyInMillis: 0 })
       .use(rds({ config: target, tls: { ca }, cacheKey: `bench-rds-no-early-${round}`, logger: quiet }))
       .handler(async (_event, ctx) => ctx.db.$client`select 1`)

@@ -308,23 +308,16 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     for (const tracked of stalledSockets()) tracked.socket.destroy()
   }
 
-  let timeoutMs = Number.NaN
-  let timeoutText = ''
   /** The value new sessions start with (a startup parameter: no round trip). */
   function statementTimeoutFor(remainingMs: number): string | undefined {
     if (options.pooler || options.statementTimeout === false) return undefined
-    const ms =
+    const value = String(
       typeof options.statementTimeout === 'number'
         ? options.statementTimeout
-        : statementTimeoutBucket(remainingMs - 2 * options.timeoutMargin)
-    // Warm invocations mostly land in the same bucket: no new string, no write.
-    if (ms !== timeoutMs) {
-      timeoutMs = ms
-      timeoutText = String(ms)
-    }
-    const connection = sql.options.connection as Record<string, unknown>
-    if (connection.statement_timeout !== timeoutText) connection.statement_timeout = timeoutText
-    return timeoutText
+        : statementTimeoutBucket(remainingMs - 2 * options.timeoutMargin),
+    )
+    ;(sql.options.connection as Record<string, unknown>).statement_timeout = value
+    return value
   }
 
   /**
