@@ -1,6 +1,8 @@
 export { type PinnedApart, pinApart } from './bench/pin-apart.ts'
 export { startKms } from './kms/server.ts'
 export type { KmsCall, KmsEndpoint, KmsFaults, KmsKey, StartKmsOptions } from './kms/types.ts'
+export type { SwitchableEndpoint, Upstream } from './net/switchable-endpoint.ts'
+export { startSwitchableEndpoint } from './net/switchable-endpoint.ts'
 export { startTcpProxy } from './net/tcp-proxy.ts'
 export type { StartTcpProxyOptions, TcpProxy } from './net/types.ts'
 export { startPostgres } from './postgres/cluster.ts'
@@ -15,4 +17,17 @@ export type {
   StartPostgresOptions,
   TestDatabase,
 } from './postgres/types.ts'
+export { startReplicatedCluster } from './replication/cluster.ts'
+export type {
+  ClusterEndpoint,
+  FailoverOptions,
+  FailoverReport,
+  ReaderEndpoint,
+  ReplicaNode,
+  ReplicaRole,
+  ReplicatedCluster,
+  RestartOptions,
+  RestartReport,
+  StartReplicatedClusterOptions,
+} from './replication/types.ts'
 export { requireSystemBinary } from './system-binary.ts'

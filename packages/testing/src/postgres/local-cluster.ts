@@ -2,33 +2,22 @@ import { randomBytes } from 'node:crypto'
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { assembleCluster, createRoles } from './assemble.ts'
-import { type MajorVersion, serverBinaries } from './binaries.ts'
 import { hbaConf, serverFlags } from './config.ts'
 import { connect, type ServerTarget } from './connection.ts'
-import { clusterBaseDir, clusterTemplate, provisionDataDir } from './data-dir.ts'
-import { serverOsUser, writeOwned } from './os-user.ts'
+import { provisionDataDir } from './data-dir.ts'
+import { writeOwned } from './os-user.ts'
 import { descendants, signal, startOnFreePort } from './process.ts'
+import { serverSetup } from './server-setup.ts'
 import { passwordClause } from './sql-text.ts'
 import { makeServerCertificates } from './tls.ts'
 import type { PostgresCluster, StartPostgresOptions } from './types.ts'
 import { startWatchdog } from './watchdog.ts'
 
-const versions: readonly MajorVersion[] = [15, 16, 17]
-
 /** initdb + postmaster in a fresh temp dir, on a free loopback port, watched so it dies with this process. */
 export async function startLocalCluster(options: StartPostgresOptions): Promise<PostgresCluster> {
-  const version = options.version ?? 17
-  if (!versions.includes(version)) {
-    throw new TypeError(`version must be one of ${versions.join(', ')}; got ${JSON.stringify(version)}`)
-  }
   // Validates `settings` and `maxConnections` before any work is done.
   serverFlags({ port: 0, socketDir: '', tls: undefined, options })
-  const [binaries, user, baseDir] = await Promise.all([
-    serverBinaries(version),
-    serverOsUser(),
-    clusterBaseDir(),
-  ])
-  const template = await clusterTemplate(binaries, version, user)
+  const { version, binaries, user, baseDir, template } = await serverSetup(options.version)
   const root = await mkdtemp(join(baseDir, 'rdskit-pg-'))
   const dataDir = join(root, 'data')
   // The watchdog exists before anything else, so even a crash during the copy leaves no directory behind.
