@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdtemp, realpath, rename, rm } from 'node:fs/promises'
+import { mkdtemp, realpath, rename, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import type { ServerBinaries } from './binaries.ts'
@@ -68,7 +68,12 @@ export async function reachableBinaries(
 }
 
 async function copyNative(native: string, user: OsUser | undefined): Promise<ServerBinaries> {
-  const key = createHash('sha256').update(native).digest('hex').slice(0, 12)
+  // Named after the binary's identity, not its path: every checkout (or hard-linked copy) shares one copy.
+  const binary = await stat(join(native, 'bin', 'postgres'))
+  const key = createHash('sha256')
+    .update(`${binary.dev}:${binary.ino}:${binary.size}:${binary.mtimeMs}`)
+    .digest('hex')
+    .slice(0, 12)
   const home = join(await serverTempDir(user), `rdskit-pg-binaries-${key}`)
   const at = (dir: string): ServerBinaries => ({
     initdb: join(dir, 'bin', 'initdb'),
