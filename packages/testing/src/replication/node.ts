@@ -83,7 +83,7 @@ export function createNode(args: {
         log = started.log
         node.port = started.port
         node.pid = child.pid as number
-        if (node.port === 0) watchdog.watch(node.pid)
+        watchdog.watch(node.pid)
       } catch (error) {
         watchdog.dismiss()
         throw error
