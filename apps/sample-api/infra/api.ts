@@ -2,6 +2,7 @@ import {
   aws_apigatewayv2 as apigw,
   aws_apigatewayv2_integrations as apigwIntegrations,
   type aws_lambda as lambda,
+  type aws_logs as logs,
   aws_apigateway as restApi,
   Validations,
 } from 'aws-cdk-lib'
@@ -31,7 +32,7 @@ const accessLogFormat = restApi.AccessLogFormat.custom(
 export const httpApi = (
   scope: Construct,
   { handler, throttle }: { handler: lambda.IFunction; throttle: { rateLimit: number; burstLimit: number } },
-): { api: apigw.HttpApi; stage: apigw.HttpStage } => {
+): { api: apigw.HttpApi; stage: apigw.HttpStage; accessLogs: logs.LogGroup } => {
   const api = new apigw.HttpApi(scope, 'HttpApi', {
     description: 'rdskit sample notes API',
     createDefaultStage: false,
@@ -39,13 +40,14 @@ export const httpApi = (
       payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0,
     }),
   })
+  const accessLogs = ownedLogGroup(scope, 'ApiAccessLogs')
   const stage = new apigw.HttpStage(scope, 'DefaultStage', {
     httpApi: api,
     stageName: '$default',
     autoDeploy: true,
     throttle,
     accessLogSettings: {
-      destination: new apigw.LogGroupLogDestination(ownedLogGroup(scope, 'ApiAccessLogs')),
+      destination: new apigw.LogGroupLogDestination(accessLogs),
       format: accessLogFormat,
     },
   })
@@ -56,5 +58,5 @@ export const httpApi = (
       'The sample API is public on purpose, so it can be called right after deploying; ' +
       'add a JWT or IAM authorizer before storing anything real (see the deploy guide).',
   })
-  return { api, stage }
+  return { api, stage, accessLogs }
 }

@@ -157,14 +157,13 @@ export class SampleApiStack extends Stack {
     // New code reaches traffic only after its migrations ran.
     this.apiFunction.node.addDependency(migration)
 
-    this.httpApi = httpApi(this, {
-      handler: this.apiFunction,
-      throttle: { rateLimit: 50, burstLimit: 100 },
-    }).api
+    const front = httpApi(this, { handler: this.apiFunction, throttle: { rateLimit: 50, burstLimit: 100 } })
+    this.httpApi = front.api
 
     new CfnOutput(this, 'ApiUrl', { value: this.httpApi.apiEndpoint })
     new CfnOutput(this, 'ApiFunctionName', { value: functionName })
     new CfnOutput(this, 'ApiLogGroupName', { value: api.logGroup.logGroupName })
     new CfnOutput(this, 'MigrateLogGroupName', { value: migrate.logGroup.logGroupName })
+    new CfnOutput(this, 'ApiAccessLogGroupName', { value: front.accessLogs.logGroupName })
   }
 }

@@ -313,6 +313,7 @@ describe('deployment', () => {
 
   test('the outputs name the API URL, the function and the log groups to tail', () => {
     expect(Object.keys(template.toJSON().Outputs).sort()).toEqual([
+      'ApiAccessLogGroupName',
       'ApiFunctionName',
       'ApiLogGroupName',
       'ApiUrl',
