@@ -31,12 +31,15 @@ describe('request bodies', () => {
     expect(await app.count()).toBe(before)
   })
 
-  test('a wrong content type answers 415 naming header.content-type', async () => {
+  test('a wrong content type answers 415 naming header.content-type, its detail not repeating the title', async () => {
     const reply = await app.invoke('POST', '/notes', {
       body: '{"title":"x"}',
       headers: { 'content-type': 'text/plain' },
     })
     expectProblem(reply, 415, 'header.content-type')
+    expect(reply.json.title).toBe('Unsupported media type')
+    expect(String(reply.json.detail).toLowerCase()).not.toContain('unsupported media type')
+    expect(reply.json.detail).toBe('The body must be JSON, sent with Content-Type: application/json.')
   })
 
   test('a missing content type answers 415 too', async () => {
@@ -48,7 +51,38 @@ describe('request bodies', () => {
   })
 
   test('a missing title answers 422 naming body.title', async () => {
-    expectProblem(await app.invoke('POST', '/notes', { body: { body: 'no title' } }), 422, 'body.title')
+    const reply = await app.invoke('POST', '/notes', { body: { body: 'no title' } })
+    expectProblem(reply, 422, 'body.title')
+    expect(reply.json.errors).toEqual([{ field: 'body.title', detail: 'is required' }])
+    expect(reply.json.detail).toBe('body.title: is required')
+  })
+
+  test('wrong types answer in the API’s words, one error per field', async () => {
+    const reply = await app.invoke('POST', '/notes', { body: { title: 5, tags: 'x', slug: [] } })
+    expectProblem(reply, 422, 'body.title')
+    expect(reply.json.errors).toEqual([
+      { field: 'body.title', detail: 'must be a string' },
+      { field: 'body.tags', detail: 'must be an array' },
+      { field: 'body.slug', detail: 'must be a string' },
+    ])
+  })
+
+  test('the title limit counts characters: 200 emoji are accepted, 201 refused', async () => {
+    const emoji = '\u{1F600}'
+    const accepted = await app.invoke('POST', '/notes', { body: { title: emoji.repeat(200) } })
+    expect(accepted.status, accepted.body).toBe(201)
+    expect(accepted.json.title).toBe(emoji.repeat(200))
+    const refused = await app.invoke('POST', '/notes', { body: { title: emoji.repeat(201) } })
+    expectProblem(refused, 422, 'body.title')
+    expect(refused.json.errors).toEqual([{ field: 'body.title', detail: 'must be at most 200 characters' }])
+  })
+
+  test('the tag limit counts characters too: 40 astral letters are one tag, 41 are refused', async () => {
+    const letter = '\u{1D49C}'
+    const accepted = await app.invoke('POST', '/notes', { body: { title: 't', tags: [letter.repeat(40)] } })
+    expect(accepted.status, accepted.body).toBe(201)
+    const refused = await app.invoke('POST', '/notes', { body: { title: 't', tags: [letter.repeat(41)] } })
+    expect(refused.json.errors).toEqual([{ field: 'body.tags.0', detail: 'must be at most 40 characters' }])
   })
 
   test('an unknown field answers 422 naming it', async () => {

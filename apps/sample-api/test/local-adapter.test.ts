@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda'
 import { afterEach, describe, expect, test } from 'vitest'
 import { type LocalApi, startLocalApi } from '../src/local/adapter.ts'
@@ -178,6 +179,50 @@ describe('startLocalApi: the HTTP side of API Gateway', () => {
     })
     const res = await fetch(`${api.url}/notes`, { method: 'POST', body: 'x'.repeat(2048) })
     expect(res.status).toBe(413)
+    expect(called).toBe(false)
+  })
+})
+
+/** Sends `raw` bytes as they are (no client fixes the request line) and reads the whole answer. */
+const sendRaw = (url: string, raw: string) =>
+  new Promise<string>((resolve, reject) => {
+    const { hostname, port } = new URL(url)
+    const socket = connect(Number(port), hostname, () => socket.write(raw))
+    let answer = ''
+    socket.on('data', (data) => {
+      answer += data.toString()
+    })
+    socket.on('end', () => resolve(answer))
+    socket.on('error', reject)
+  })
+
+describe('startLocalApi: requests the HTTP parser refuses', () => {
+  let api: LocalApi | undefined
+  afterEach(() => api?.close())
+
+  test.each([
+    ['an unencoded space in the query', 'GET /notes?tag=a b HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['a raw non-ASCII byte in the path', 'GET /notes/\u00e9 HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['a header without a colon', 'GET /notes HTTP/1.1\r\nHost: x\r\nbroken header\r\n\r\n'],
+  ])('%s answers 400 problem+json naming the request, without invoking the handler', async (_, raw) => {
+    let called = false
+    api = await startLocalApi({
+      port: 0,
+      handler: async () => {
+        called = true
+        return { statusCode: 200 }
+      },
+    })
+    const answer = await sendRaw(api.url, raw)
+    const [head = '', body = ''] = answer.split('\r\n\r\n')
+    expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/)
+    expect(head).toContain('content-type: application/problem+json')
+    expect(JSON.parse(body)).toMatchObject({
+      type: 'urn:rdskit:problem:bad-request',
+      status: 400,
+      errors: [{ field: 'request', detail: expect.stringMatching(/percent-encode spaces \(%20\)/) }],
+      requestId: expect.any(String),
+    })
     expect(called).toBe(false)
   })
 })

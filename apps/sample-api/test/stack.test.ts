@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Match, type Template } from 'aws-cdk-lib/assertions'
 import { beforeAll, describe, expect, test } from 'vitest'
@@ -49,7 +49,7 @@ describe('the API function', () => {
     const [, api] = fn('ApiFunction')
     expect(api.Properties.Environment.Variables).toMatchObject({
       DB_HOST: { 'Fn::GetAtt': [expect.stringMatching(/^Database/), 'Endpoint.Address'] },
-      DB_PORT: '5432',
+      DB_PORT: '5433',
       DB_NAME: 'app',
       DB_USER: 'app',
       DB_PASSWORD: { Ref: 'DbPasswordCiphertext' },
@@ -89,17 +89,34 @@ describe('IAM', () => {
   }
 
   test.each(['ApiFunction', 'MigrateFunction'])(
-    '%s has AWSLambdaVPCAccessExecutionRole and kms:Decrypt on the key only, for the API function’s name',
+    '%s manages its network interfaces, writes its own log group and may kms:Decrypt the API password only',
     (prefix) => {
+      const [, f] = fn(prefix)
       const role = roleOf(prefix)
-      expect(JSON.stringify(role.Properties.ManagedPolicyArns)).toContain(
-        ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
-      )
-      expect(role.Properties.ManagedPolicyArns).toHaveLength(1)
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined()
       const statements = role.Properties.Policies.flatMap(
         (p: { PolicyDocument: { Statement: unknown[] } }) => p.PolicyDocument.Statement,
       )
       expect(statements).toEqual([
+        {
+          Sid: 'ManageVpcNetworkInterfaces',
+          Effect: 'Allow',
+          Action: [
+            'ec2:CreateNetworkInterface',
+            'ec2:DescribeNetworkInterfaces',
+            'ec2:DescribeSubnets',
+            'ec2:DeleteNetworkInterface',
+            'ec2:AssignPrivateIpAddresses',
+            'ec2:UnassignPrivateIpAddresses',
+          ],
+          Resource: '*',
+        },
+        {
+          Sid: 'WriteOwnLogGroup',
+          Effect: 'Allow',
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [f.Properties.LoggingConfig.LogGroup.Ref, 'Arn'] },
+        },
         {
           Sid: 'DecryptDbPasswordForApiFunction',
           Effect: 'Allow',
@@ -111,6 +128,27 @@ describe('IAM', () => {
     },
   )
 
+  test('the migrate provider may invoke the migrate function and write its log group, nothing more', () => {
+    const [, provider] =
+      resources('AWS::Lambda::Function').find(([id]) => id.startsWith('MigrateProviderframeworkonEvent')) ??
+      []
+    const roleId = provider?.Properties.Role['Fn::GetAtt'][0] as string
+    const role = template.toJSON().Resources[roleId]
+    expect(role.Properties.ManagedPolicyArns).toBeUndefined()
+    const [migrateId] = fn('MigrateFunction')
+    expect(role.Properties.Policies[0].PolicyDocument.Statement).toEqual([
+      {
+        Sid: 'InvokeMigrateFunction',
+        Effect: 'Allow',
+        Action: ['lambda:InvokeFunction', 'lambda:GetFunction'],
+        Resource: { 'Fn::GetAtt': [migrateId, 'Arn'] },
+      },
+      expect.objectContaining({ Sid: 'WriteOwnLogGroup' }),
+    ])
+    const attached = resources('AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p).includes(roleId))
+    expect(attached).toEqual([])
+  })
+
   test('only the migrate function may read the master secret, and only that secret', () => {
     const policies = resources('AWS::IAM::Policy')
     const statements = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement)
@@ -118,7 +156,9 @@ describe('IAM', () => {
       [s.Action].flat().includes('secretsmanager:GetSecretValue'),
     )
     expect(secretReads).toHaveLength(1)
-    expect(secretReads[0].Resource).toEqual({ Ref: expect.stringMatching(/^DatabaseSecret/) })
+    expect(secretReads[0].Resource).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^Database/), 'MasterUserSecret.SecretArn'],
+    })
     const [, migrate] = fn('MigrateFunction')
     const attached = policies.filter(([, p]) =>
       JSON.stringify(p.Properties.Roles).includes(migrate.Properties.Role['Fn::GetAtt'][0]),
@@ -140,8 +180,8 @@ describe('network', () => {
     expect(ingress).toHaveLength(1)
     expect(ingress[0]?.[1].Properties).toMatchObject({
       IpProtocol: 'tcp',
-      FromPort: 5432,
-      ToPort: 5432,
+      FromPort: 5433,
+      ToPort: 5433,
       SourceSecurityGroupId: { 'Fn::GetAtt': [expect.stringMatching(/^AppSecurityGroup/), 'GroupId'] },
     })
     const dbSg = template.toJSON().Resources[dbSgId as string]
@@ -172,8 +212,20 @@ describe('network', () => {
         .sort(),
     ).toEqual([
       [443, 'EndpointSecurityGroup'],
-      [5432, 'DatabaseSecurityGroup'],
+      [5433, 'DatabaseSecurityGroup'],
     ])
+  })
+
+  test('VPC flow logs record all traffic into a log group kept for a month', () => {
+    const [logGroupId, logGroup] =
+      resources('AWS::Logs::LogGroup').find(([id]) => id.startsWith('FlowLogGroup')) ?? []
+    expect(logGroup?.Properties.RetentionInDays).toBe(30)
+    template.hasResourceProperties('AWS::EC2::FlowLog', {
+      ResourceType: 'VPC',
+      TrafficType: 'ALL',
+      LogDestinationType: 'cloud-watch-logs',
+      LogGroupName: { Ref: logGroupId },
+    })
   })
 
   test('no NAT gateway and only private subnets by default', () => {
@@ -191,17 +243,44 @@ describe('database', () => {
       StorageEncrypted: true,
       PubliclyAccessible: false,
       DBName: 'app',
+      Port: '5433',
     })
     template.hasResourceProperties('AWS::RDS::DBParameterGroup', {
       Parameters: Match.objectLike({ 'rds.force_ssl': '1' }),
     })
   })
 
+  test('production defaults: Multi-AZ, deletion protection, IAM auth, a master password RDS manages and rotates', () => {
+    template.hasResourceProperties('AWS::RDS::DBInstance', {
+      MultiAZ: true,
+      DeletionProtection: true,
+      EnableIAMDatabaseAuthentication: true,
+      ManageMasterUserPassword: true,
+      MasterUsername: 'postgres',
+    })
+    template.resourceCountIs('AWS::SecretsManager::Secret', 0)
+  })
+
+  test('a trial turns Multi-AZ and deletion protection off', () => {
+    const trial = synth({ multiAz: false, deletionProtection: false }, { bundle: false })
+    rmSync(trial.outdir, { recursive: true, force: true })
+    trial.template.hasResourceProperties('AWS::RDS::DBInstance', {
+      MultiAZ: false,
+      DeletionProtection: false,
+    })
+  }, 120_000)
+
   test('Aurora Serverless v2 is selectable and keeps rds.force_ssl', () => {
-    const aurora = synth({ database: 'aurora-serverless-v2' }).template
+    const result = synth({ database: 'aurora-serverless-v2' }, { bundle: false })
+    rmSync(result.outdir, { recursive: true, force: true })
+    const aurora = result.template
     aurora.hasResourceProperties('AWS::RDS::DBCluster', {
       Engine: 'aurora-postgresql',
       ServerlessV2ScalingConfiguration: { MinCapacity: 0, MaxCapacity: 2 },
+      Port: 5433,
+      DeletionProtection: true,
+      EnableIAMDatabaseAuthentication: true,
+      ManageMasterUserPassword: true,
     })
     aurora.hasResourceProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless' })
     aurora.hasResourceProperties('AWS::RDS::DBClusterParameterGroup', {
@@ -220,6 +299,28 @@ describe('deployment', () => {
     template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' })
   })
 
+  test('the $default stage throttles and writes a JSON access log line per request', () => {
+    const [, stage] = resources('AWS::ApiGatewayV2::Stage')[0] ?? ['', { Properties: {} }]
+    expect(stage.Properties).toMatchObject({
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+    })
+    const format = JSON.parse(stage.Properties.AccessLogSettings.Format)
+    expect(format).toMatchObject({ requestId: '$context.requestId', status: '$context.status' })
+    expect(stage.Properties.AccessLogSettings.DestinationArn['Fn::GetAtt'][0]).toMatch(/^ApiAccessLogs/)
+  })
+
+  test('the outputs name the API URL, the function and the log groups to tail', () => {
+    expect(Object.keys(template.toJSON().Outputs).sort()).toEqual([
+      'ApiAccessLogGroupName',
+      'ApiFunctionName',
+      'ApiLogGroupName',
+      'ApiUrl',
+      'MigrateLogGroupName',
+    ])
+  })
+
   test('a custom resource runs the migrate function, re-run when migrations change, before the API updates', () => {
     const [id, migration] = resources('Custom::RdskitMigrations')[0] ?? ['', { Properties: {} }]
     expect(migration.Properties.migrations).toMatch(/^[0-9a-f]{64}$/)
@@ -234,9 +335,9 @@ describe('deployment', () => {
     })
   })
 
-  test('no plaintext password anywhere: the master password is a Secrets Manager dynamic reference', () => {
+  test('no password anywhere in the template: RDS keeps the master password, the app password is a ciphertext', () => {
     const [, db] = resources('AWS::RDS::DBInstance')[0] ?? ['', { Properties: {} }]
-    expect(JSON.stringify(db.Properties.MasterUserPassword)).toContain('{{resolve:secretsmanager:')
+    expect(db.Properties.MasterUserPassword).toBeUndefined()
     expect(json).not.toMatch(/"(Master)?(User)?Password"\s*:\s*"[^{]/i)
     for (const [, f] of resources('AWS::Lambda::Function')) {
       for (const [name, value] of Object.entries(f.Properties.Environment?.Variables ?? {})) {

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
 import { EncryptCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms'
+import { type Flags, parse, UsageError, unknownCommand } from './cli-args.ts'
+import { Cancelled, type CliStdin, readValue } from './cli-input.ts'
 import { type CliCommand, cliSpec } from './cli-spec.ts'
 import { decryptFrom } from './decrypt-env.ts'
 import { defaults } from './defaults.ts'
@@ -8,18 +11,15 @@ import { KmsEnvError } from './errors.ts'
 import { errorName, hintFor, sanitizeCause } from './hints.ts'
 
 export interface CliIo {
-  stdin: AsyncIterable<Buffer | string> & { isTTY?: boolean }
+  /** A terminal (isTTY and a stream) gets a hidden one-line prompt; anything else is read to its end. */
+  stdin: CliStdin
   stdout: (text: string) => void
   stderr: (text: string) => void
   env: NodeJS.ProcessEnv
 }
 
-class UsageError extends Error {}
-
 const maxPlaintext = 4096
 const loopback = /^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/
-
-type Flags = Record<string, string | boolean | undefined>
 
 function helpText(command?: CliCommand): string {
   const flagLines = (flags: Record<string, { value?: string; short?: string; description: string }>) =>
@@ -54,23 +54,28 @@ function helpText(command?: CliCommand): string {
   ].join('\n')
 }
 
-function parse(command: CliCommand, args: string[]): { flags: Flags; positionals: string[] } {
-  const spec = cliSpec.commands[command]
-  const options = Object.fromEntries(
-    Object.entries({ ...spec.flags, ...cliSpec.globalFlags }).map(([name, f]) => [
-      name,
-      { type: f.type, ...('short' in f ? { short: f.short } : {}) },
-    ]),
-  )
+/**
+ * The region, from --region, AWS_REGION, or the profile (as the SDK reads it). When none is set, the
+ * message names every place it could come from, and the profile and file that were looked at.
+ */
+async function resolveRegion(config: KMSClientConfig, env: NodeJS.ProcessEnv): Promise<string> {
+  if (typeof config.region === 'string') return config.region
+  if (env.AWS_REGION) return env.AWS_REGION
+  const probe = new KMSClient({})
   try {
-    const { values, positionals } = parseArgs({ args, options, allowPositionals: true, strict: true })
-    return { flags: values as Flags, positionals }
-  } catch (error) {
-    throw new UsageError((error as Error).message)
+    return await probe.config.region()
+  } catch {
+    const profile = env.AWS_PROFILE ?? 'default'
+    const file = env.AWS_CONFIG_FILE ?? join(homedir(), '.aws', 'config')
+    throw new UsageError(
+      `no AWS region: pass --region R, set AWS_REGION, or set region in the profile '${profile}' (${file}; AWS_PROFILE picks the profile).`,
+    )
+  } finally {
+    probe.destroy()
   }
 }
 
-function clientConfig(flags: Flags, env: NodeJS.ProcessEnv): KMSClientConfig {
+async function clientConfig(flags: Flags, env: NodeJS.ProcessEnv): Promise<KMSClientConfig> {
   const config: KMSClientConfig = {
     requestHandler: {
       connectionTimeout: defaults.requestTimeout,
@@ -89,6 +94,7 @@ function clientConfig(flags: Flags, env: NodeJS.ProcessEnv): KMSClientConfig {
     }
     config.region ??= env.AWS_REGION ?? 'us-east-1'
   }
+  config.region = await resolveRegion(config, env)
   return config
 }
 
@@ -112,14 +118,6 @@ function contextFlag(
   return { LambdaFunctionName: fn }
 }
 
-async function readStdin(io: CliIo): Promise<Buffer> {
-  if (io.stdin.isTTY)
-    io.stderr('Type the value, then press Ctrl-D (read from stdin, never from arguments):\n')
-  const chunks: Buffer[] = []
-  for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)
-  return Buffer.concat(chunks)
-}
-
 function encryptHint(name: string, region: string | undefined): string {
   if (name === 'AccessDeniedException')
     return 'your credentials need kms:Encrypt on the key (key policy and IAM).'
@@ -135,7 +133,9 @@ async function encrypt(flags: Flags, positionals: string[], io: CliIo): Promise<
   const keyId = flags['key-id']
   if (typeof keyId !== 'string' || !keyId) throw new UsageError('--key-id K is required.')
   const context = contextFlag(flags, io.env, 'encrypt')
-  let value = await readStdin(io)
+  // Before the value is asked for: a missing region should not cost anyone a typed secret.
+  const config = await clientConfig(flags, io.env)
+  let value = await readValue(io.stdin, io.stderr)
   if (!flags['keep-newline']) {
     if (value.subarray(-2).toString() === '\r\n') value = value.subarray(0, -2)
     else if (value.subarray(-1).toString() === '\n') value = value.subarray(0, -1)
@@ -157,7 +157,7 @@ async function encrypt(flags: Flags, positionals: string[], io: CliIo): Promise<
       },
     )
   }
-  const client = new KMSClient(clientConfig(flags, io.env))
+  const client = new KMSClient(config)
   try {
     const out = await client.send(
       new EncryptCommand({
@@ -170,15 +170,9 @@ async function encrypt(flags: Flags, positionals: string[], io: CliIo): Promise<
     return 0
   } catch (error) {
     const name = errorName(error)
-    let region: string | undefined
-    try {
-      region = await client.config.region()
-    } catch {}
     throw new KmsEnvError('CONFIG_INVALID', `Encrypt with key ${keyId} failed: ${name}.`, {
       kmsError: name,
-      hint: /region is missing/i.test((error as Error).message)
-        ? 'pass --region or set AWS_REGION.'
-        : encryptHint(name, region),
+      hint: encryptHint(name, config.region as string),
       cause: sanitizeCause(error),
     })
   } finally {
@@ -197,7 +191,7 @@ async function check(flags: Flags, variables: string[], io: CliIo): Promise<numb
       fetchData: Object.fromEntries(unique.map((v) => [v, v])),
       encryptionContext,
       ...(keyId ? { keyId } : {}),
-      awsClientOptions: clientConfig(flags, io.env),
+      awsClientOptions: await clientConfig(flags, io.env),
     })
   } catch (error) {
     if (!(error instanceof KmsEnvError)) throw error
@@ -234,7 +228,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       io.stdout(`${version()}\n`)
       return 0
     }
-    if (!Object.hasOwn(cliSpec.commands, first)) throw new UsageError(`unknown command '${first}'.`)
+    if (!Object.hasOwn(cliSpec.commands, first)) throw unknownCommand(first)
     const command = first as CliCommand
     const { flags, positionals } = parse(command, rest)
     if (flags.help) {
@@ -243,6 +237,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     return command === 'encrypt' ? await encrypt(flags, positionals, io) : await check(flags, positionals, io)
   } catch (error) {
+    if (error instanceof Cancelled) {
+      io.stderr(`${cliSpec.name}: ${error.message}\n`)
+      return 130
+    }
     if (error instanceof UsageError) {
       io.stderr(`${cliSpec.name}: ${error.message}\nRun '${cliSpec.name} --help' for usage.\n`)
       return 2

@@ -104,7 +104,12 @@ export const cliSpec = {
     },
     version: { type: 'boolean', short: 'v', required: false, description: 'Print the version.' },
   },
-  exitCodes: { 0: 'success', 1: 'a KMS or decryption failure', 2: 'a usage error' },
+  exitCodes: {
+    0: 'success',
+    1: 'a KMS or decryption failure',
+    2: 'a usage error',
+    130: 'cancelled at the prompt (Ctrl-C)',
+  },
 } as const
 
 export type CliCommand = keyof typeof cliSpec.commands

@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream'
 import { EncryptCommand, type EncryptCommandInput, KMSClient } from '@aws-sdk/client-kms'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -64,7 +65,17 @@ describe('rdskit-kms help and usage', () => {
 
   it.each([
     [['decrypt'], /unknown command 'decrypt'/],
-    [['encrypt', '--key', 'x'], /Unknown option '--key'/],
+    [
+      ['encrypt', '--keyid', 'x'],
+      /^rdskit-kms: unknown option '--keyid' for 'encrypt'\. Did you mean '--key-id'\?$/m,
+    ],
+    [['encrypt', '--key', 'x'], /unknown option '--key' for 'encrypt'\. Did you mean '--key-id'\?/],
+    [['encrypt', '--function-nam=f'], /Did you mean '--function-name'\?/],
+    [['encrypt', '--colour'], /^rdskit-kms: unknown option '--colour' for 'encrypt'\.$/m],
+    [['encrypt', '-x'], /unknown option '-x' for 'encrypt'/],
+    [['check', '--keep-newline', 'V'], /'--keep-newline' is an option of 'encrypt', not of 'check'/],
+    [['encrpyt'], /unknown command 'encrpyt'\. Did you mean 'encrypt'\?/],
+    [['encrypt', '--function-name', 'f', '--key-id'], /'--key-id' needs a value: --key-id K\./],
     [['encrypt', '--function-name', 'f'], /--key-id K is required/],
     [['encrypt', '--key-id', 'k'], /--function-name F is required/],
     [['encrypt', '--key-id', 'k', '--function-name', 'f', '--no-context'], /exclude each other/],
@@ -77,6 +88,19 @@ describe('rdskit-kms help and usage', () => {
     expect(result.stderr).toMatch(message)
     expect(result.stderr).toMatch(/Run 'rdskit-kms --help'/)
     expect(kms.commandCalls(EncryptCommand)).toHaveLength(0)
+  })
+
+  it('quotes every name in a usage error in balanced pairs', async () => {
+    for (const argv of [['encrypt', '--keyid', 'x'], ['check', '--keep-newline'], ['encrpyt'], ['decrypt']]) {
+      const [line] = (await run(argv)).stderr.split('\n')
+      expect(line?.match(/'/g)?.length ?? 0, line).toSatisfy((n: number) => n > 0 && n % 2 === 0)
+    }
+  })
+
+  it("points 'decrypt' to 'check', which never prints a value", async () => {
+    const result = await run(['decrypt'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/'check' decrypts variables and reports OK or FAILED, never the value/)
   })
 
   it('never echoes a value passed as an argument', async () => {
@@ -132,10 +156,57 @@ describe('rdskit-kms encrypt', () => {
     expect((await run(encrypt, 'a'.repeat(4096))).code).toBe(0)
   })
 
-  it('prompts on stderr, never stdout, when stdin is a terminal', async () => {
-    const result = await run(encrypt, 'v', {}, true)
-    expect(result.stderr).toMatch(/Type the value, then press Ctrl-D/)
+  /** A terminal-like stdin: a stream with isTTY and a setRawMode that records the terminal's mode. */
+  const terminal = () => {
+    const modes: boolean[] = []
+    const stdin = Object.assign(new PassThrough(), {
+      isTTY: true,
+      setRawMode(raw: boolean) {
+        modes.push(raw)
+        return stdin
+      },
+    })
+    return { stdin, modes }
+  }
+
+  const runAtTerminal = async (keys: string) => {
+    const { stdin, modes } = terminal()
+    let stdout = ''
+    let stderr = ''
+    let modeAtPrompt: boolean | undefined
+    const code = runCli(encrypt, {
+      stdin,
+      stdout: (t) => {
+        stdout += t
+      },
+      stderr: (t) => {
+        if (t.startsWith('Type the value')) {
+          modeAtPrompt = modes.at(-1)
+          stdin.write(keys)
+        }
+        stderr += t
+      },
+      env: { AWS_REGION: 'us-east-1' },
+    })
+    return { code: await code, stdout, stderr, modes, modeAtPrompt }
+  }
+
+  it('at a terminal, reads one line in raw mode, echoes none of it, and restores the terminal', async () => {
+    const result = await runAtTerminal('hunter\x7f2\r')
+    expect(result.code).toBe(0)
+    expect(result.modeAtPrompt).toBe(true)
+    expect(result.modes.at(-1)).toBe(false)
+    expect(plaintextSent()).toBe('hunte2')
+    expect(result.stderr).not.toMatch(/hunte/)
     expect(result.stdout).toBe('AQID+g==\n')
+  })
+
+  it('at a terminal, Ctrl-C cancels with exit code 130 and encrypts nothing', async () => {
+    const result = await runAtTerminal('hunter2\x03')
+    expect(result.code).toBe(130)
+    expect(result.stderr).toMatch(/cancelled; nothing was encrypted/)
+    expect(result.stderr).not.toMatch(/hunter2/)
+    expect(kms.commandCalls(EncryptCommand)).toHaveLength(0)
   })
 
   it('explains a KMS failure with the hint, exit 1', async () => {

@@ -43,15 +43,21 @@ export const toProblem = (error: unknown): ProblemError => {
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 && e.expose !== false) {
     const message = typeof e.message === 'string' ? e.message : ''
     if (e.statusCode === 415) {
-      return new ProblemError(415, 'unsupported-media-type', 'Unsupported media type', message, {
-        errors: [
-          {
-            field: 'header.content-type',
-            detail: 'send the body as JSON with Content-Type: application/json',
-          },
-        ],
-        cause: error,
-      })
+      return new ProblemError(
+        415,
+        'unsupported-media-type',
+        'Unsupported media type',
+        'The body must be JSON, sent with Content-Type: application/json.',
+        {
+          errors: [
+            {
+              field: 'header.content-type',
+              detail: 'must be application/json',
+            },
+          ],
+          cause: error,
+        },
+      )
     }
     if (e.statusCode === 422 && /malformed JSON/i.test(message)) {
       return new ProblemError(

@@ -1,6 +1,7 @@
 import type { MiddlewareObj } from '@middy/core'
 import type { APIGatewayProxyEventV2 } from 'aws-lambda'
 import * as v from 'valibot'
+import { apiMessage } from './messages.ts'
 import { type FieldError, invalidInput } from './problem.ts'
 
 type AnySchema = v.GenericSchema<unknown, unknown>
@@ -18,12 +19,12 @@ export interface ValidateOptions {
 export const fieldErrors = (source: string, issues: readonly v.BaseIssue<unknown>[]): FieldError[] =>
   issues.map((issue) => {
     const path = v.getDotPath(issue)
-    const field = path ? `${source}.${path}` : source
-    if (issue.type === 'strict_object' && issue.expected === 'never') {
-      return { field, detail: 'unknown field; remove it' }
-    }
-    return { field, detail: issue.message }
+    return { field: path ? `${source}.${path}` : source, detail: issue.message }
   })
+
+/** Parses with the API's own wording for whatever a schema does not word itself. */
+export const parseInput = <T extends AnySchema>(schema: T, input: unknown) =>
+  v.safeParse(schema, input, { abortEarly: false, message: apiMessage })
 
 /**
  * Validates the event against valibot schemas and replaces each part with its parsed output (defaults
@@ -45,7 +46,7 @@ export const validate = (options: ValidateOptions): MiddlewareObj<APIGatewayProx
       if (key === 'body' && (typeof input !== 'object' || input === null || Array.isArray(input))) {
         throw invalidInput(status, [{ field: 'body', detail: 'must be a JSON object' }])
       }
-      const result = v.safeParse(schema, input, { abortEarly: false })
+      const result = parseInput(schema, input)
       if (!result.success) throw invalidInput(status, fieldErrors(source, result.issues))
       event[key] = result.output
     }

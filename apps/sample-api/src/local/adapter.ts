@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
 import { describeError, type Logger } from '../http/log.ts'
+import { ProblemError, problemContentType } from '../http/problem.ts'
 import { lambdaContext, toEventV2 } from './events.ts'
 
 export type LambdaHandler = (
@@ -35,6 +37,50 @@ const gatewayError = (res: ServerResponse, status: number, message: string) => {
   const body = JSON.stringify({ message })
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
   res.end(body)
+}
+
+/**
+ * A request Node's HTTP parser refuses (a space or a raw non-ASCII byte in the URL, a broken header)
+ * never becomes an event, so the handler cannot answer it: answer it here, in the API's problem+json,
+ * instead of Node's bodiless `400 Bad Request`.
+ */
+export const answerUnparseable = (error: Error & { code?: string }, socket: Socket): void => {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW'
+  const problem = tooLarge
+    ? new ProblemError(
+        431,
+        'headers-too-large',
+        'Request headers too large',
+        'The request headers are too large.',
+        {
+          errors: [{ field: 'header', detail: 'must be smaller; send fewer or shorter headers' }],
+        },
+      )
+    : new ProblemError(
+        400,
+        'bad-request',
+        'Bad request',
+        'The request is not valid HTTP, so it could not be read.',
+        {
+          errors: [
+            {
+              field: 'request',
+              detail:
+                'must be valid HTTP/1.1; percent-encode spaces (%20) and non-ASCII characters in the URL',
+            },
+          ],
+        },
+      )
+  const body = JSON.stringify({ ...problem.problem, requestId: randomBytes(10).toString('base64') })
+  const reason = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'
+  socket.end(
+    `HTTP/1.1 ${problem.statusCode} ${reason}\r\ncontent-type: ${problemContentType}\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  )
 }
 
 /**
@@ -126,6 +172,7 @@ export const startLocalApi = async (options: LocalApiOptions): Promise<LocalApi>
       if (!res.headersSent) gatewayError(res, 500, 'Internal Server Error')
     }
   })
+  server.on('clientError', answerUnparseable)
   // Keep-alive sockets would hold close() open; the benchmark clients reuse their connections anyway.
   server.keepAliveTimeout = 5_000
   await new Promise<void>((resolve, reject) => {

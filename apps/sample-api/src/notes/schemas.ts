@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { characters } from '../http/messages.ts'
 import { type Cursor, decodeCursor } from './cursor.ts'
 
 /** PostgreSQL `text` cannot hold NUL: reject it here rather than fail in the database. */
@@ -6,21 +7,25 @@ const noNul = v.check<string, string>((s) => !s.includes('\u0000'), 'must not co
 
 export const limits = { title: 200, body: 10_000, tags: 20, tag: 40, slug: 100, pageSize: 100 } as const
 
+/** At most `max` characters (code points, so an emoji counts once, as it does in PostgreSQL). */
+const maxCharacters = (max: number) =>
+  v.check<string, string>((s) => characters(s) <= max, `must be at most ${max} characters`)
+
 const title = v.pipe(
   v.string(),
   noNul,
   v.trim(),
   v.minLength(1, 'must not be empty'),
-  v.maxLength(limits.title, `must be at most ${limits.title} characters`),
+  maxCharacters(limits.title),
 )
-const body = v.pipe(v.string(), noNul, v.maxLength(limits.body, `must be at most ${limits.body} characters`))
+const body = v.pipe(v.string(), noNul, maxCharacters(limits.body))
 const tag = v.pipe(
   v.string(),
   v.regex(
     /^[\p{L}\p{N}][\p{L}\p{N}_.:/-]*$/u,
     'must start with a letter or digit and hold no spaces or commas',
   ),
-  v.maxLength(limits.tag, `must be at most ${limits.tag} characters`),
+  maxCharacters(limits.tag),
 )
 const tags = v.pipe(
   v.array(tag),

@@ -10,14 +10,19 @@ export const testEnv = { account: '123456789012', region: 'us-east-1' }
 
 /**
  * Synthesizes both stacks offline (availability zones given as context, NodejsFunction bundling with the
- * local esbuild, no Docker) into a temporary cloud assembly.
+ * local esbuild, no Docker) into a temporary cloud assembly. `bundle: false` skips bundling the functions
+ * (CDK's `aws:cdk:bundling-stacks` context) when only the template matters.
  */
-export const synth = (props: Partial<SampleApiStackProps> = {}) => {
+export const synth = (
+  props: Partial<SampleApiStackProps> = {},
+  { bundle = true }: { bundle?: boolean } = {},
+) => {
   putEsbuildOnPath()
   const outdir = mkdtempSync(join(tmpdir(), 'rdskit-cdk-'))
   const app = new App({
     outdir,
     context: {
+      ...(bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
       [`availability-zones:account=${testEnv.account}:region=${testEnv.region}`]: [
         'us-east-1a',
         'us-east-1b',
@@ -29,6 +34,7 @@ export const synth = (props: Partial<SampleApiStackProps> = {}) => {
   const stack = new SampleApiStack(app, 'Api', { env: testEnv, key: keyStack.key, ...props })
   const assembly = app.synth()
   return {
+    app,
     outdir,
     assembly,
     stack,
