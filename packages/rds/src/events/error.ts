@@ -26,6 +26,7 @@ export function describeFailure(error: unknown): EventError {
   const sqlstate = sqlstateOf(inner)
   return {
     name: typeof name === 'string' ? name : 'Error',
+    message: (inner as Error).message,
     ...(code ? { code } : {}),
     ...(sqlstate ? { sqlstate } : {}),
   }
