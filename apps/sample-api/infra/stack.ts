@@ -55,6 +55,8 @@ export interface SampleApiStackProps extends StackProps {
   database?: 'instance' | 'aurora-serverless-v2'
   /** NAT gateways for general egress; 0 (default): the interface endpoints are the only way out. */
   natGateways?: number
+  /** X-Ray active tracing of the API function (the Powertools Tracer's subsegments); default true. */
+  tracing?: boolean
 }
 
 const dbName = 'app'
@@ -269,7 +271,16 @@ export class SampleApiStack extends Stack {
       ),
       memorySize: 1024,
       timeout: Duration.seconds(15),
-      environment: { ...dbEnvironment, LOG_LEVEL: 'info' },
+      environment: {
+        ...dbEnvironment,
+        POWERTOOLS_SERVICE_NAME: functionName,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        POWERTOOLS_METRICS_NAMESPACE: 'rdskit-sample',
+        POWERTOOLS_TRACE_ENABLED: String(props.tracing ?? true),
+        // Responses hold notes: keep them out of the trace.
+        POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+      },
+      tracing: (props.tracing ?? true) ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       bundling: bundling(),
     })
 

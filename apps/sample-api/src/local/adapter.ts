@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Logger } from '@aws-lambda-powertools/logger'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
-import { describeError, type Logger } from '../http/log.ts'
+import { describeError } from '../http/describe-error.ts'
 import { lambdaContext, toEventV2 } from './events.ts'
 
 export type LambdaHandler = (
