@@ -26,7 +26,6 @@ export function describeFailure(error: unknown): EventError {
   const sqlstate = sqlstateOf(inner)
   return {
     name: typeof name === 'string' ? name : 'Error',
-    message: (inner as Error).message,
     ...(code ? { code } : {}),
     ...(sqlstate ? { sqlstate } : {}),
   }
