@@ -7,6 +7,7 @@ const guidePages = [
   ['iam', 'IAM', 'IAM'],
   ['network', 'Network', 'ネットワーク'],
   ['connections', 'Connections', '接続'],
+  ['observability', 'Observability', 'オブザーバビリティ'],
   ['sample-app', 'The sample app', 'サンプルアプリ'],
   ['troubleshooting', 'Troubleshooting', 'トラブルシューティング'],
 ] as const

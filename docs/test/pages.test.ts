@@ -13,13 +13,14 @@ const sidebarLinks = (items: SidebarItem[] | undefined): string[] =>
   (items ?? []).flatMap((item) => [...(item.link ? [item.link] : []), ...sidebarLinks(item.items)])
 
 describe('the page set', () => {
-  it('has the seven guide pages, the reference and the benchmarks in English', () => {
+  it('has the eight guide pages, the reference and the benchmarks in English', () => {
     expect(english).toEqual([
       'benchmarks.md',
       'guide/connections.md',
       'guide/encrypt-credentials.md',
       'guide/iam.md',
       'guide/network.md',
+      'guide/observability.md',
       'guide/sample-app.md',
       'guide/troubleshooting.md',
       'guide/why.md',

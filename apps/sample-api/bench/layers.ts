@@ -7,7 +7,6 @@
  * `measureLayers` with its own. LAYERS_ITERATIONS (default 3000; half for database rows) per row
  * and round, LAYERS_ROUNDS (5) rounds in rotating order, median reported.
  */
-import { openSync, writeSync } from 'node:fs'
 import middy, { type MiddlewareObj } from '@middy/core'
 import httpCors from '@middy/http-cors'
 import httpErrorHandler from '@middy/http-error-handler'
@@ -24,7 +23,6 @@ import { apiSecurityHeaders, corsOptions, createApp, dbConnection } from '../src
 import { configFromEnv } from '../src/config.ts'
 import * as schema from '../src/db/schema.ts'
 import { problemDetails } from '../src/http/errors.ts'
-import { createLogger } from '../src/http/log.ts'
 import { requestLog } from '../src/http/request-log.ts'
 import { json } from '../src/http/response.ts'
 import { validate } from '../src/http/validation.ts'
@@ -34,6 +32,7 @@ import { emptyQuery, noteIdPath } from '../src/notes/schemas.ts'
 import { present } from '../src/routes/notes.ts'
 import { connect, routes as rawRoutes } from './raw-handler.ts'
 import type { BenchSetup } from './setup.ts'
+import { sinkObservability } from './sink.ts'
 
 type Fn = (event: APIGatewayProxyEventV2, context: Context) => Promise<unknown>
 interface Row {
@@ -44,10 +43,6 @@ interface Row {
 
 const iterations = Number(process.env.LAYERS_ITERATIONS ?? 3000)
 const roundsOf = Number(process.env.LAYERS_ROUNDS ?? 5)
-
-/** The access log goes where the throughput servers send it: /dev/null, written synchronously like a file. */
-const devNull = openSync('/dev/null', 'w')
-const sinkLogger = (level: 'info' | 'silent') => createLogger(level, (line) => writeSync(devNull, line))
 
 export const measureLayers = async (bench: BenchSetup) => {
   Object.assign(process.env, bench.env)
@@ -72,7 +67,13 @@ export const measureLayers = async (bench: BenchSetup) => {
 
   // Each CPU row is the previous one plus one layer, in the app's .use() order.
   const layers: [string, () => MiddlewareObj][] = [
-    ['+ request log (JSON line)', () => requestLog(sinkLogger('info')) as MiddlewareObj],
+    [
+      '+ request log (Powertools JSON line, per-request metrics)',
+      () => {
+        const { logger, metrics } = sinkObservability('info')
+        return requestLog(logger, metrics) as MiddlewareObj
+      },
+    ],
     ['+ http-header-normalizer', () => httpHeaderNormalizer() as MiddlewareObj],
     ['+ http-security-headers', () => httpSecurityHeaders(apiSecurityHeaders) as MiddlewareObj],
     ['+ http-cors', () => httpCors({ ...corsOptions, origins: config.corsOrigins }) as MiddlewareObj],
@@ -168,7 +169,12 @@ export const measureLayers = async (bench: BenchSetup) => {
     .use(rdsMiddleware('layers-rds-composed'))
     .handler(httpRouter({ routes: routeTable(true, fromDb) as never }) as never) as unknown as Fn
   const app = (level: 'info' | 'silent', key: string) =>
-    createApp({ config, kmsClientOptions, cacheKey: key, logger: sinkLogger(level) }) as unknown as Fn
+    createApp({
+      config,
+      kmsClientOptions,
+      cacheKey: key,
+      observability: sinkObservability(level),
+    }) as unknown as Fn
   rows.push(
     {
       name: 'raw handler (bench/raw-handler.ts: postgres.js)',
@@ -217,7 +223,11 @@ export const measureLayers = async (bench: BenchSetup) => {
     },
     { name: "+ the CPU rows' layers, router, valibot", fn: composed, db: true },
     { name: 'full app (createApp), access log on', fn: app('info', 'layers-app-info'), db: true },
-    { name: 'full app, access log off (LOG_LEVEL=silent)', fn: app('silent', 'layers-app-silent'), db: true },
+    {
+      name: 'full app, access log off (POWERTOOLS_LOG_LEVEL=SILENT)',
+      fn: app('silent', 'layers-app-silent'),
+      db: true,
+    },
   )
 
   // LAYERS_ONLY=<text>: measure only the rows whose name contains it (for `node --cpu-prof`).

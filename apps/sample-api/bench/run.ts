@@ -173,7 +173,7 @@ interface ColdRun {
 const cold = (bundlePath: string, mode: 'cold' | 'import' = 'cold') =>
   new Promise<ColdRun>((resolve, reject) => {
     const proc = spawn(process.execPath, [child, mode, bundlePath, `/notes/${seed}`], {
-      env: { ...env, LOG_LEVEL: 'warn' },
+      env: { ...env, POWERTOOLS_LOG_LEVEL: 'WARN' },
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let buf = ''

@@ -71,7 +71,7 @@ export const setup = async (): Promise<BenchSetup> => {
     DB_PASSWORD_PLAINTEXT: password,
     DB_TLS: 'verify-full',
     DB_CA_FILE: caFile,
-    LOG_LEVEL: 'info',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
     NODE_NO_WARNINGS: '1',
   }
   return {

@@ -54,7 +54,8 @@ export const vpcFunctionRole = (
     id: 'AwsSolutions-IAM5[Resource::*]',
     reason:
       'Lambda needs the EC2 network-interface actions on "*" to attach the function to the VPC: ' +
-      'ec2:DescribeNetworkInterfaces has no resource-level permissions (the same statement as AWSLambdaVPCAccessExecutionRole).',
+      'ec2:DescribeNetworkInterfaces has no resource-level permissions (the same statement as AWSLambdaVPCAccessExecutionRole). ' +
+      'With active tracing, CDK adds xray:PutTraceSegments and xray:PutTelemetryRecords, which also take only "*".',
   })
   return role
 }
@@ -85,6 +86,8 @@ export interface VpcFunctionProps {
   /** Statements beyond VPC access and logging. */
   statements: iam.PolicyStatement[]
   bundling?: Partial<nodejs.BundlingOptions>
+  /** X-Ray active tracing (CDK adds the xray:Put* statement to the role). */
+  tracing?: lambda.Tracing
 }
 
 /**
@@ -119,6 +122,7 @@ export const vpcFunction = (
     memorySize: props.memorySize,
     timeout: props.timeout,
     environment: props.environment,
+    tracing: props.tracing,
     bundling: bundling(props.bundling),
   })
   return { fn, logGroup, role }

@@ -5,6 +5,7 @@ import {
   Duration,
   aws_iam as iam,
   aws_kms as kms,
+  aws_lambda as lambda,
   type aws_lambda_nodejs as nodejs,
   RemovalPolicy,
   Stack,
@@ -58,6 +59,8 @@ export interface SampleApiStackProps extends StackProps {
   deletionProtection?: boolean
   /** The database port (default 5433: not PostgreSQL's well-known 5432, which scanners try first). */
   dbPort?: number
+  /** X-Ray active tracing of the API function (the Powertools Tracer's subsegments); default true. */
+  tracing?: boolean
 }
 
 const dbName = 'app'
@@ -121,7 +124,16 @@ export class SampleApiStack extends Stack {
       functionName,
       memorySize: 1024,
       timeout: Duration.seconds(15),
-      environment: { ...dbEnvironment, LOG_LEVEL: 'info' },
+      environment: {
+        ...dbEnvironment,
+        POWERTOOLS_SERVICE_NAME: functionName,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        POWERTOOLS_METRICS_NAMESPACE: 'rdskit-sample',
+        POWERTOOLS_TRACE_ENABLED: String(props.tracing ?? true),
+        // Responses hold notes: keep them out of the trace.
+        POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+      },
+      tracing: (props.tracing ?? true) ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       statements: [decryptForApi],
     })
     this.apiFunction = api.fn

@@ -8,8 +8,12 @@ import { join } from 'node:path'
 import { build } from 'esbuild'
 import { appDir, entries, esbuildSettings } from '../infra/bundling.ts'
 
-/** The bundle-size budget of the API function (minified, AWS SDK clients included). */
-export const apiBundleBudget = 450 * 1024
+/**
+ * The bundle-size budget of the API function (minified, AWS SDK clients included). Powertools takes
+ * ~156 KiB of it: the Tracer with the X-Ray SDK (aws-xray-sdk-core, semver, cls-hooked) ~114 KiB, Logger and
+ * Metrics ~33 KiB. The Powertools Lambda layer would carry those outside the bundle.
+ */
+export const apiBundleBudget = 560 * 1024
 
 export const bundle = async (outRoot = join(appDir, 'dist')) => {
   rmSync(outRoot, { recursive: true, force: true })

@@ -10,7 +10,7 @@
  *   DATABASE_URL=postgres://user:pass@host:5432/db   use that database (and that user) instead;
  *                                                    ?sslrootcert=/path/ca.pem trusts that CA for verify-full
  *   KMS_KEY_ID=arn:aws:kms:…  (+ AWS credentials)   use real KMS with that key instead
- *   PORT=3000  FUNCTION_NAME=rdskit-sample-api  LOG_LEVEL=info
+ *   PORT=3000  FUNCTION_NAME=rdskit-sample-api  POWERTOOLS_LOG_LEVEL=INFO
  */
 import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'

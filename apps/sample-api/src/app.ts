@@ -1,3 +1,6 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware'
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware'
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware'
 import middy from '@middy/core'
 import httpCors from '@middy/http-cors'
 import httpErrorHandler from '@middy/http-error-handler'
@@ -6,13 +9,14 @@ import httpRouter from '@middy/http-router'
 import httpSecurityHeaders from '@middy/http-security-headers'
 import kmsEnv from '@rdskit/kms-env'
 import rds from '@rdskit/rds'
+import { rdsPowertools } from '@rdskit/rds/powertools'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
 import type { AppConfig } from './config.ts'
 import * as schema from './db/schema.ts'
 import { problemDetails } from './http/errors.ts'
-import { createLogger, type Logger } from './http/log.ts'
 import { ProblemError } from './http/problem.ts'
 import { requestLog } from './http/request-log.ts'
+import { createObservability, type Observability } from './observability.ts'
 import { healthRoutes } from './routes/health.ts'
 import { noteRoutes } from './routes/notes.ts'
 
@@ -60,7 +64,8 @@ export const dbConnection = ({ db }: AppConfig) => ({
 
 export interface AppOptions {
   config: AppConfig
-  logger?: Logger
+  /** Powertools Logger, Metrics and Tracer to use instead of the ones built from the environment. */
+  observability?: Partial<Observability>
   /** Passed to the KMS client (tests point it at the KMS test endpoint). */
   kmsClientOptions?: Record<string, unknown>
   /** Extra postgres.js options (tests shrink timeouts or pools). */
@@ -98,13 +103,16 @@ const methodNotAllowed = (table: { method: string; path: string }[]) => {
 
 /**
  * The whole API as one Middy stack. Order matters: `use()` order is the before order, and after/onError
- * run in reverse, so the request log sees the final status, CORS and security headers land on errors
- * too, and problemDetails turns any error into problem+json before http-error-handler renders it.
- * kms-env and rds come last: a CORS preflight or a 404 never touches KMS or the database.
+ * run in reverse. Powertools comes first (the X-Ray segment, the Lambda context on every log line, one
+ * metric set per invocation), then the request log, which sees the final status; CORS and security headers
+ * land on errors too, and problemDetails turns any error into problem+json before http-error-handler
+ * renders it. kms-env and rds come last: a CORS preflight or a 404 never touches KMS or the database.
  */
 export const createApp = (options: AppOptions): AppHandler => {
   const { config } = options
-  const logger = options.logger ?? createLogger(config.logLevel)
+  const { logger, metrics, tracer } = createObservability(options.observability)
+  // Subscribed before kmsEnv() below starts its prefetch, so the decrypt at INIT is measured too.
+  const observeRds = rdsPowertools({ logger, metrics, tracer })
   const table = routes(config)
   const passwordKey = 'dbPassword'
   const kmsCacheKey = options.cacheKey ?? '@rdskit/kms-env'
@@ -115,7 +123,11 @@ export const createApp = (options: AppOptions): AppHandler => {
   })
 
   const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2, Error, Context>()
-    .use(requestLog(logger))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }))
+    .use(observeRds)
+    .use(requestLog(logger, metrics))
     .use(httpHeaderNormalizer())
     .use(httpSecurityHeaders(apiSecurityHeaders))
     .use(httpCors({ ...corsOptions, origins: config.corsOrigins }))

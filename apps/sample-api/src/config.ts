@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs'
-import type { LogLevel } from './http/log.ts'
 
 /** Everything the handler reads from its environment, parsed once at INIT. */
 export interface AppConfig {
@@ -20,7 +19,6 @@ export interface AppConfig {
   passwordEnvVar: string
   /** `Access-Control-Allow-Origin` values; `*` for any. */
   corsOrigins: string[]
-  logLevel: LogLevel
   /** Largest request body accepted, in bytes (decoded); bigger answers 413. */
   maxBodyBytes: number
 }
@@ -32,8 +30,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError'
   }
 }
-
-const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const
 
 const integer = (
   env: NodeJS.ProcessEnv,
@@ -79,14 +75,6 @@ export const configFromEnv = (env: NodeJS.ProcessEnv = process.env): AppConfig =
     throw new ConfigError('DB_TLS', `is ${JSON.stringify(tls)}`, "Use 'verify-full' (default) or 'disable'.")
   }
   const ca = env.DB_CA_FILE ? readCa(env.DB_CA_FILE) : undefined
-  const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel
-  if (!logLevels.includes(logLevel)) {
-    throw new ConfigError(
-      'LOG_LEVEL',
-      `is ${JSON.stringify(env.LOG_LEVEL)}`,
-      `Use one of ${logLevels.join(', ')}.`,
-    )
-  }
   return {
     db: {
       host,
@@ -101,7 +89,6 @@ export const configFromEnv = (env: NodeJS.ProcessEnv = process.env): AppConfig =
       .split(',')
       .map((o) => o.trim())
       .filter(Boolean),
-    logLevel,
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 64 * 1024, 1024, 6 * 1024 * 1024),
   }
 }

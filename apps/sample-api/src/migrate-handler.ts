@@ -1,9 +1,10 @@
+import { Logger } from '@aws-lambda-powertools/logger'
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { decryptEnv } from '@rdskit/kms-env'
 import { migrate } from '@rdskit/rds'
 import postgres from 'postgres'
 import { scramVerifier } from './db/scram.ts'
-import { createLogger, describeError } from './http/log.ts'
+import { describeError } from './http/describe-error.ts'
 
 /**
  * The deploy-time migration step (a CloudFormation custom resource through the CDK Provider framework).
@@ -16,7 +17,7 @@ import { createLogger, describeError } from './http/log.ts'
  *     inside makes concurrent deploys safe.
  * On Delete it does nothing: dropping data is never a side effect of removing a stack.
  */
-const log = createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? 'info')
+const log = new Logger({ serviceName: 'rdskit-sample-migrate' })
 
 interface CustomResourceEvent {
   RequestType: 'Create' | 'Update' | 'Delete'

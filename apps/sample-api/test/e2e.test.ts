@@ -73,7 +73,7 @@ test('logs one JSON line per request with the request id the client saw', async 
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l))
     .find((l) => l.requestId === requestId)
-  expect(line).toMatchObject({ level: 'info', msg: 'request', status: 200, path: '/health' })
+  expect(line).toMatchObject({ level: 'INFO', message: 'request', status: 200, path: '/health' })
 })
 
 test('Ctrl-C (SIGINT) stops everything: the process exits 0 and the PostgreSQL server is gone', async () => {

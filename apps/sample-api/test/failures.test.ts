@@ -34,10 +34,8 @@ describe('on the shared cluster', () => {
         requestId: expect.any(String),
       })
       expect(reply.body).not.toMatch(/title_renamed|select|column|42703|postgres|drizzle|at /i)
-      const line = app.logs
-        .map((l) => JSON.parse(l))
-        .find((l) => l.requestId === reply.json.requestId && l.level === 'error')
-      expect(line).toMatchObject({ msg: 'request failed', status: 500, path: `/notes/${note.id}` })
+      const line = app.logRecords().find((l) => l.requestId === reply.json.requestId && l.level === 'ERROR')
+      expect(line).toMatchObject({ message: 'request failed', status: 500, path: `/notes/${note.id}` })
       expect(JSON.stringify(line)).toContain('42703')
       expectNoSecrets(app, reply.body)
     } finally {
@@ -90,10 +88,13 @@ describe('on the shared cluster', () => {
     expect(reply.json.requestId).toEqual(expect.any(String))
     expectNoSecrets(app, reply.body)
     expect(app.logs.join('\n')).not.toContain('rotated-elsewhere-123')
-    const line = app.logs
-      .map((l) => JSON.parse(l))
-      .find((l) => l.requestId === reply.json.requestId && l.level === 'error')
-    expect(line?.error).toContain('AUTH_FAILED')
+    const lines = app.logRecords().filter((l) => l.requestId === reply.json.requestId)
+    expect(lines.find((l) => l.level === 'ERROR')?.error).toContain('AUTH_FAILED')
+    // The rds adapter logged the credential refresh it tried first, on the same request.
+    expect(lines.find((l) => l.message === 'rds recovery: refresh (rotation)')).toMatchObject({
+      level: 'WARN',
+      rds: { reason: 'rotation', action: 'refresh', code: '28P01' },
+    })
   })
 })
 

@@ -218,20 +218,51 @@ describe('HTTP behaviour', () => {
     expect(reply.headers.allow).toBe('POST, GET')
   })
 
-  test('logs one JSON line per request with both request ids', async () => {
+  test('logs one JSON line per request with the API request id and the Lambda context', async () => {
     const before = app.logs.length
     await app.invoke('GET', '/health')
     const lines = app.logs.slice(before).map((l) => JSON.parse(l))
-    expect(lines).toEqual([
+    const logLines = lines.filter((l) => typeof l.level === 'string')
+    expect(logLines).toEqual([
       expect.objectContaining({
-        level: 'info',
-        msg: 'request',
+        level: 'INFO',
+        message: 'request',
         method: 'GET',
         path: '/health',
         status: 200,
         requestId: expect.any(String),
-        awsRequestId: expect.any(String),
+        function_request_id: expect.any(String),
+        function_name: expect.any(String),
+        cold_start: expect.any(Boolean),
       }),
     ])
+    // The request's keys do not outlive it (injectLambdaContext resets them).
+    const [line] = logLines
+    await app.invoke('GET', '/health')
+    const next = app.logs
+      .slice(before)
+      .map((l) => JSON.parse(l))
+      .filter((l) => typeof l.level === 'string')
+    expect(next[1]?.requestId).not.toBe(line.requestId)
+  })
+
+  test('flushes one EMF metric set per request with its count, latency and error class', async () => {
+    const before = app.logs.length
+    await app.invoke('GET', '/nowhere')
+    const documents = app.logs
+      .slice(before)
+      .map((l) => JSON.parse(l))
+      .filter((l) => '_aws' in l)
+    const metricSet = documents.find((d) => 'Requests' in d)
+    expect(metricSet).toMatchObject({ Requests: 1, ClientErrors: 1, Latency: expect.any(Number) })
+    const definitions = metricSet?._aws.CloudWatchMetrics[0]
+    expect(definitions.Namespace).toBe('rdskit-sample-test')
+    expect(definitions.Metrics).toEqual(
+      expect.arrayContaining([
+        { Name: 'Requests', Unit: 'Count' },
+        { Name: 'Latency', Unit: 'Milliseconds' },
+        { Name: 'ClientErrors', Unit: 'Count' },
+      ]),
+    )
   })
 })

@@ -2,6 +2,7 @@ import { readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Match, type Template } from 'aws-cdk-lib/assertions'
 import { beforeAll, describe, expect, test } from 'vitest'
+import { apiBundleBudget } from '../scripts/bundle.ts'
 import { synth } from './support/synth.ts'
 
 let template: Template
@@ -58,6 +59,18 @@ describe('the API function', () => {
     })
   })
 
+  test('runs Powertools from its environment with X-Ray active tracing, and never traces responses', () => {
+    const [, api] = fn('ApiFunction')
+    expect(api.Properties.Environment.Variables).toMatchObject({
+      POWERTOOLS_SERVICE_NAME: 'rdskit-sample-api',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
+      POWERTOOLS_METRICS_NAMESPACE: 'rdskit-sample',
+      POWERTOOLS_TRACE_ENABLED: 'true',
+      POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+    })
+    expect(api.Properties.TracingConfig).toEqual({ Mode: 'Active' })
+  })
+
   test('the ciphertext parameter is NoEcho and must look like base64', () => {
     template.hasParameter('DbPasswordCiphertext', {
       Type: 'String',
@@ -66,7 +79,7 @@ describe('the API function', () => {
     })
   })
 
-  test('its bundle is ESM with the createRequire banner, AWS SDK included, within 450 KB', () => {
+  test('its bundle is ESM with the createRequire banner, AWS SDK included, within its size budget', () => {
     const [, api] = fn('ApiFunction')
     const assetHash = (api.Properties.Code.S3Key as string).replace('.zip', '')
     const file = join(outdir, `asset.${assetHash}`, 'index.mjs')
@@ -77,7 +90,7 @@ describe('the API function', () => {
       ),
     ).toBe(true)
     expect(code).toContain('TrentService')
-    expect(statSync(file).size).toBeLessThanOrEqual(450 * 1024)
+    expect(statSync(file).size).toBeLessThanOrEqual(apiBundleBudget)
   })
 })
 

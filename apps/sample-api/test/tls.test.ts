@@ -37,7 +37,7 @@ describe('with a CA that did not sign the server certificate', () => {
     const reply = await app.invoke('GET', '/notes')
     expect(reply.status).toBe(500)
     expect(reply.json.detail).toBe('An unexpected error occurred. Quote the requestId when reporting it.')
-    const line = app.logs.map((l) => JSON.parse(l)).find((l) => l.level === 'error')
+    const line = app.logRecords().find((l) => l.level === 'ERROR')
     expect(line?.error).toContain('TLS_CERT_UNTRUSTED')
     expect(app.logs.join('\n')).not.toContain(app.password)
   })

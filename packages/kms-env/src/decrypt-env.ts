@@ -1,6 +1,7 @@
 import type { KMSClient } from '@aws-sdk/client-kms'
 import { createPrefetchClient } from '@middy/util'
 import { createDecrypt, settleAll } from './decrypt.ts'
+import { traceDecrypt } from './events.ts'
 import { decryptEnvOptionNames, resolveOptions } from './options.ts'
 import { planKeys } from './plan.ts'
 import type { DecryptEnvOptions, DecryptedValues } from './types.ts'
@@ -30,7 +31,7 @@ export async function decryptFrom(
   >[0]) as KMSClient
   const values = await settleAll(
     plans,
-    plans.map((plan) => decrypt(client, plan)),
+    traceDecrypt(plans, () => plans.map((plan) => decrypt(client, plan))),
   )
   return Object.fromEntries(plans.map((plan, i) => [plan.key, values[i]]))
 }

@@ -10,6 +10,7 @@ import {
   sanitizeKey,
 } from '@middy/util'
 import { createDecrypt, settleAll } from './decrypt.ts'
+import { traceDecrypt } from './events.ts'
 import { resolveOptions } from './options.ts'
 import { type KeyPlan, planKeys } from './plan.ts'
 import type { DecryptedValues, KmsEnvContext, KmsEnvOptions } from './types.ts'
@@ -59,15 +60,16 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
   const fetchRequest = (_request: unknown, cached?: unknown): Values => {
     const cachedValues = (cached ?? {}) as Values
     const values: Values = {}
-    for (const plan of plans) {
-      if (cachedValues[plan.key]) continue
-      const attempt = decrypt(client as KMSClient, plan)
+    const pending = plans.filter((plan) => !cachedValues[plan.key])
+    const attempts = traceDecrypt(pending, () => pending.map((plan) => decrypt(client as KMSClient, plan)))
+    pending.forEach((plan, i) => {
+      const attempt = attempts[i] as Promise<unknown>
       attempt.then(
         (value) => settled.set(attempt, value),
         () => evict(plan.key, attempt),
       )
       values[plan.key] = attempt
-    }
+    })
     return values
   }
 

@@ -15,3 +15,17 @@ export { isReadOnly } from './read-only.ts'
 
 import { rds } from './rds.ts'
 export default rds
+export {
+  type ConnectEvent,
+  channelNames,
+  type DecryptEvent,
+  type EventError,
+  type EventTarget,
+  eventVersion,
+  type QueryEvent,
+  type RecoverAction,
+  type RecoverEvent,
+  type RecoverReason,
+  sanitizeSql,
+  type TlsMode,
+} from './events/index.ts'

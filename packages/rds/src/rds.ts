@@ -6,6 +6,7 @@ import type { Sql } from 'postgres'
 import { classify, fromDatabase } from './classify.ts'
 import { createClient, type Identity, identityOf, type RdsClient } from './client.ts'
 import { findRdsError, RdsError } from './errors.ts'
+import { publishRecover } from './events/publish.ts'
 import { type InternalField, type RdsOptions, type ResolvedOptions, resolveOptions } from './options.ts'
 import { endClient, liveClients } from './registry.ts'
 
@@ -148,6 +149,11 @@ export function rds<
     options.internalData ? resolveInternal(options, request, baseIdentity, staticPassword) : staticResolved
 
   async function refreshCredentials(request: Request, current: RdsClient) {
+    // Only ever called once per statement, after the server rejected the credential (SQLSTATE 28P01).
+    publishRecover(
+      { ...current.identity, pooler: options.pooler },
+      { reason: 'rotation', action: 'refresh', attempt: 1, code: '28P01' },
+    )
     const source = options.credentialSource
     if (options.internalData && source) {
       const cached = getCache(source.cacheKey) as { value?: Record<string, unknown> }

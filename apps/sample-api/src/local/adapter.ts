@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import type { Logger } from '@aws-lambda-powertools/logger'
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda'
-import { describeError, type Logger } from '../http/log.ts'
+import { describeError } from '../http/describe-error.ts'
 import { ProblemError, problemContentType } from '../http/problem.ts'
 import { lambdaContext, toEventV2 } from './events.ts'
 

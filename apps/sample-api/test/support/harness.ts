@@ -7,9 +7,9 @@ import { sharedPostgres } from '@rdskit/testing/vitest'
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda'
 import { type AppHandler, type AppOptions, createApp } from '../../src/app.ts'
 import type { AppConfig } from '../../src/config.ts'
-import { createLogger } from '../../src/http/log.ts'
 import { lambdaContext, toEventV2 } from '../../src/local/events.ts'
 import { appDir } from '../../src/local/paths.ts'
+import { capturedObservability } from './log-capture.ts'
 
 export const functionName = 'rdskit-sample-api-test'
 export const migrationsFolder = join(appDir, 'drizzle')
@@ -75,7 +75,12 @@ export interface AppUnderTest {
   /** The app role's plaintext password and its ciphertext: tests check neither leaks. */
   password: string
   ciphertext: string
+  /** Every Powertools line of this app (log lines and EMF documents), as written. */
   logs: string[]
+  /** The log lines, parsed. */
+  logRecords: () => Array<Record<string, unknown>>
+  /** The EMF documents, parsed. */
+  metricDocuments: () => Array<Record<string, unknown>>
   /** Notes table row count, read as the admin. */
   count(): Promise<number>
   close(): Promise<void>
@@ -140,7 +145,7 @@ export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderT
   process.env[passwordEnvVar] = ciphertext
   process.env.AWS_LAMBDA_FUNCTION_NAME = functionName
 
-  const logs: string[] = []
+  const observed = capturedObservability()
   const appConfig: AppConfig = {
     db: {
       host: database.host,
@@ -152,13 +157,12 @@ export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderT
     },
     passwordEnvVar,
     corsOrigins: ['*'],
-    logLevel: 'info',
     maxBodyBytes: 64 * 1024,
     ...options.config,
   }
   const appOptions: AppOptions = {
     config: appConfig,
-    logger: createLogger('debug', (line) => logs.push(line)),
+    observability: { logger: observed.logger, metrics: observed.metricsInstance },
     kmsClientOptions: { endpoint: kms.url, region: kms.region, credentials: kms.credentials },
     cacheKey: passwordEnvVar,
     ...(options.postgresOptions ? { postgresOptions: options.postgresOptions } : {}),
@@ -171,13 +175,16 @@ export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderT
     kms,
     password,
     ciphertext,
-    logs,
+    logs: observed.lines,
+    logRecords: observed.logs,
+    metricDocuments: observed.metrics,
     count: async () => {
       const [row] = await database.sql`select count(*)::int as n from notes`
       return (row as { n: number }).n
     },
     close: async () => {
       delete process.env[passwordEnvVar]
+      observed.stop()
       await kms.stop()
     },
   }

@@ -1,0 +1,5 @@
+export type { LoggerLike } from './logger.ts'
+export { type MetricsLike, metricNames } from './metrics.ts'
+export { type RdsPowertoolsMiddleware, rdsPowertools } from './middleware.ts'
+export { type PowertoolsOptions, subscribePowertools } from './subscribe.ts'
+export type { TracerLike } from './tracer.ts'
