@@ -4,7 +4,13 @@ import type { Context } from 'aws-lambda'
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js'
 import type { Sql } from 'postgres'
 import { classify, fromDatabase } from './classify.ts'
-import { createClient, type Identity, identityOf, type RdsClient } from './client.ts'
+import {
+  createClient,
+  type Identity,
+  type Invocation,
+  identityOf,
+  type RdsClient,
+} from './connection/client.ts'
 import { findRdsError, RdsError } from './errors.ts'
 import { type InternalField, type RdsOptions, type ResolvedOptions, resolveOptions } from './options.ts'
 import { endClient, liveClients } from './registry.ts'
@@ -129,6 +135,8 @@ export function rds<
    * instance (two rds() in one stack keep their own): a WeakMap entry per invocation cost more.
    */
   const begun = Symbol('rds client of this invocation')
+  /** The invocation handle begin() returned: its deadline, timed-out flag and credential refresh are its own. */
+  const handle = Symbol('rds invocation')
 
   const build = (resolved: Resolved) => () => {
     const built = createClient(options, resolved)
@@ -186,15 +194,17 @@ export function rds<
   function beginWith(request: Request, resolved: Resolved): Promise<void> | undefined {
     const current = clientFor(resolved)
     current.setPassword(resolved.password)
-    ;(request as unknown as Record<symbol, RdsClient | undefined>)[begun] = current
-    const began = current.begin(request.context.getRemainingTimeInMillis?.(), () =>
+    const invocation = current.begin(request.context.getRemainingTimeInMillis?.(), () =>
       refreshCredentials(request, current),
     )
-    if (began === undefined) {
+    const slot = request as unknown as Record<symbol, unknown>
+    slot[begun] = current
+    slot[handle] = invocation
+    if (invocation.ready === undefined) {
       ;(request.context as unknown as Record<string, unknown>)[options.contextKey] = current.db
       return undefined
     }
-    return began.then(() => {
+    return invocation.ready.then(() => {
       ;(request.context as unknown as Record<string, unknown>)[options.contextKey] = current.db
     })
   }
@@ -208,12 +218,16 @@ export function rds<
       : beginWith(request as Request, resolved)
   }
 
-  const finish = (request: Request): RdsClient | undefined => {
-    const slot = request as unknown as Record<symbol, RdsClient | undefined>
-    const began = slot[begun]
+  /** Finishes the invocation this request began, if it began one (no allocation: runs on every warm after). */
+  const finish = (request: Request): Invocation | undefined => {
+    const slot = request as unknown as Record<symbol, unknown>
+    const began = slot[begun] as RdsClient | undefined
+    const invocation = slot[handle] as Invocation | undefined
+    if (!began || !invocation) return undefined
     slot[begun] = undefined
-    began?.finish()
-    return began
+    slot[handle] = undefined
+    began.finish(invocation)
+    return invocation
   }
 
   const rdsMiddlewareAfter = (request: Request) => {
@@ -221,11 +235,13 @@ export function rds<
   }
 
   const rdsMiddlewareOnError = (request: Request) => {
-    const began = finish(request)
+    const began = (request as unknown as Record<symbol, RdsClient | undefined>)[begun]
+    const invocation = finish(request)
     // The invocation never reached the database: an earlier middleware's before threw (kms-env, a secrets
     // fetch…). Its error is not ours to classify: a KMS timeout (ETIMEDOUT) is not a lost connection.
-    if (!began) return
-    const timedOut = began.timedOut
+    if (!began || !invocation) return
+    // This invocation's own flag: another one that began or timed out since does not change it.
+    const timedOut = invocation.timedOut
     const raw = request.error as { cause?: unknown } | undefined
     let found = findRdsError(raw)
     const cause = raw?.cause ?? raw

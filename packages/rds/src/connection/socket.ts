@@ -1,7 +1,7 @@
 import net from 'node:net'
 import { Duplex } from 'node:stream'
 import tls from 'node:tls'
-import type { ResolvedTls } from './tls.ts'
+import type { ResolvedTls } from '../tls.ts'
 
 /** One physical connection, as the liveness logic needs to see it. */
 export interface TrackedSocket {
@@ -10,6 +10,11 @@ export interface TrackedSocket {
   ready: boolean
   lastReadAt: number
   lastWriteAt: number
+  /**
+   * When the oldest request still pending was written (or, before the session is ready, when it was opened):
+   * the watchdog cuts a stall only when it began before every invocation that still has time (deadline.ts).
+   */
+  pendingSince: number
   /** Requests written since the session became ready: Sync and simple Query messages, one ReadyForQuery each. */
   requests: number
   /** ReadyForQuery messages read since the session became ready. `requests > readies`: a request is pending. */
@@ -32,6 +37,27 @@ export interface TrackedSocket {
 export const hasPending = (tracked: TrackedSocket): boolean =>
   !tracked.ready || tracked.requests > tracked.readies
 
+/** Still opening, or written to since it last heard from the server. */
+export const isStalled = (tracked: TrackedSocket): boolean =>
+  !tracked.ready || tracked.lastWriteAt > tracked.lastReadAt
+
+/** Destroyed, no longer writable, or the server's FIN was read. */
+export const isDead = (tracked: TrackedSocket): boolean =>
+  tracked.socket.destroyed || !tracked.socket.writable || tracked.socket.readableEnded
+
+/**
+ * Destroys the socket and resolves once postgres.js has seen its 'close' (and returned the connection to its
+ * pool). `idle`: dropped by us while nothing was asked, so nothing was cut short and no renewal is needed.
+ */
+export function waitForClose(tracked: TrackedSocket, idle = false): Promise<void> {
+  return new Promise((resolve) => {
+    if (tracked.closed) return resolve()
+    if (idle) tracked.expectedClose = true
+    tracked.socket.once('close', () => resolve())
+    tracked.socket.destroy()
+  })
+}
+
 export interface SocketTarget {
   host: string
   port: number
@@ -40,7 +66,7 @@ export interface SocketTarget {
   /** Absolute time (performance.now()) by which the connection must be open. */
   deadline: () => number
   sockets: Set<TrackedSocket>
-  /** A session closed without postgres.js ending it: a statement may have been cut short (see client.ts). */
+  /** A session closed without postgres.js ending it: a statement may have been cut short (see lifecycle.ts). */
   onUnexpectedClose?: () => void
 }
 
@@ -153,6 +179,7 @@ function track(
     closed: false,
     lastReadAt: now(),
     lastWriteAt: 0,
+    pendingSince: now(),
     statementTimeout,
   }
   const goodbye = () => {
@@ -249,8 +276,12 @@ function track(
   const wrapWrite = () => {
     const write = socket.write
     socket.write = function trackedWrite(this: net.Socket, chunk: unknown) {
-      tracked.lastWriteAt = now()
-      if (tracked.ready) tracked.requests += countRequests(chunk)
+      const at = now()
+      tracked.lastWriteAt = at
+      if (tracked.ready) {
+        if (tracked.requests === tracked.readies) tracked.pendingSince = at
+        tracked.requests += countRequests(chunk)
+      }
       // biome-ignore lint/complexity/noArguments: forwarded as given (encoding, callback), without a copy
       return Reflect.apply(write, this, arguments) as boolean
     } as typeof socket.write
