@@ -6,8 +6,10 @@ import type { Sql } from 'postgres'
 import { classify, fromDatabase } from './classify.ts'
 import {
   createClient,
+  createInvocationStore,
   type Identity,
   type Invocation,
+  type InvocationSlot,
   identityOf,
   type RdsClient,
 } from './connection/client.ts'
@@ -138,8 +140,11 @@ export function rds<
   /** The invocation handle begin() returned: its deadline, timed-out flag and credential refresh are its own. */
   const handle = Symbol('rds invocation')
 
+  /** Where a failed statement finds its invocation: one store for the clients this middleware builds. */
+  const invocationStore = createInvocationStore()
+
   const build = (resolved: Resolved) => () => {
-    const built = createClient(options, resolved)
+    const built = createClient(options, { ...resolved, invocationStore })
     liveClients.add(built)
     return built
   }
@@ -191,15 +196,21 @@ export function rds<
   }
 
   /** Synchronous (no promise, so Middy does not await) when the warm client needs no I/O or yield. */
-  function beginWith(request: Request, resolved: Resolved): Promise<void> | undefined {
+  function beginWith(
+    request: Request,
+    resolved: Resolved,
+    entered?: InvocationSlot,
+  ): Promise<void> | undefined {
     const current = clientFor(resolved)
     current.setPassword(resolved.password)
-    const invocation = current.begin(request.context.getRemainingTimeInMillis?.(), () =>
-      refreshCredentials(request, current),
+    const invocation = current.begin(
+      request.context.getRemainingTimeInMillis?.(),
+      () => refreshCredentials(request, current),
+      entered,
     )
-    const slot = request as unknown as Record<symbol, unknown>
-    slot[begun] = current
-    slot[handle] = invocation
+    const slots = request as unknown as Record<symbol, unknown>
+    slots[begun] = current
+    slots[handle] = invocation
     if (invocation.ready === undefined) {
       ;(request.context as unknown as Record<string, unknown>)[options.contextKey] = current.db
       return undefined
@@ -213,19 +224,22 @@ export function rds<
     request: Request<unknown, unknown, Error, RdsContext<TSchema, TKey>>,
   ): Promise<void> | undefined => {
     const resolved = resolve(request as Request)
-    return resolved instanceof Promise
-      ? resolved.then((settled) => beginWith(request as Request, settled))
-      : beginWith(request as Request, resolved)
+    if (!(resolved instanceof Promise)) return beginWith(request as Request, resolved)
+    // begin() runs after this await, too late to enter the async context Middy continues the invocation
+    // in (its handler, its statements): enter an empty slot now; begin() fills it.
+    const slot: InvocationSlot = { invocation: undefined }
+    invocationStore.enterWith(slot)
+    return resolved.then((settled) => beginWith(request as Request, settled, slot))
   }
 
   /** Finishes the invocation this request began, if it began one (no allocation: runs on every warm after). */
   const finish = (request: Request): Invocation | undefined => {
-    const slot = request as unknown as Record<symbol, unknown>
-    const began = slot[begun] as RdsClient | undefined
-    const invocation = slot[handle] as Invocation | undefined
+    const slots = request as unknown as Record<symbol, unknown>
+    const began = slots[begun] as RdsClient | undefined
+    const invocation = slots[handle] as Invocation | undefined
     if (!began || !invocation) return undefined
-    slot[begun] = undefined
-    slot[handle] = undefined
+    slots[begun] = undefined
+    slots[handle] = undefined
     began.finish(invocation)
     return invocation
   }

@@ -1,15 +1,26 @@
 import type { Sql } from 'postgres'
 import type { ResolvedOptions } from '../options.ts'
 import { createStatementTimeouts, createWatchdog } from './deadline.ts'
-import { createInvocations, type Invocation } from './invocation.ts'
-import { type ClientInput, createLifecycle, type Identity } from './lifecycle.ts'
+import {
+  createInvocations,
+  type Invocation,
+  type InvocationSlot,
+  type InvocationStore,
+} from './invocation.ts'
+import { createLifecycle, type Identity, type LifecycleInput } from './lifecycle.ts'
 import { createLiveness } from './liveness.ts'
 import type { TrackedSocket } from './socket.ts'
 import { createStatements, type Db } from './statement.ts'
 
-export type { Invocation } from './invocation.ts'
-export type { ClientInput, Identity } from './lifecycle.ts'
+export type { Invocation, InvocationSlot, InvocationStore } from './invocation.ts'
+export { createInvocationStore } from './invocation.ts'
+export type { Identity } from './lifecycle.ts'
 export { identityOf } from './lifecycle.ts'
+
+export interface ClientInput extends LifecycleInput {
+  /** Where statements find their invocation; one per middleware, shared by the clients it builds over time. */
+  invocationStore?: InvocationStore
+}
 
 const now = () => performance.now()
 
@@ -23,9 +34,10 @@ export interface RdsClient {
   /**
    * Starts one invocation: its deadline, its statement timeout, liveness. `refresh` re-fetches the credential
    * with this invocation's request. The handle's `ready` is undefined when a warm client needed no yield and
-   * no round trip, else a promise (rejecting with RdsError when it cannot connect).
+   * no round trip, else a promise (rejecting with RdsError when it cannot connect). `slot`: one the caller
+   * entered in the invocation's async context before an await (see InvocationSlot).
    */
-  begin(remainingMs: number | undefined, refresh: () => Promise<void>): Invocation
+  begin(remainingMs: number | undefined, refresh: () => Promise<void>, slot?: InvocationSlot): Invocation
   /** Ends the invocation begin() returned; its `timedOut` stays readable. */
   finish(invocation: Invocation): void
   end(): Promise<void>
@@ -43,7 +55,7 @@ export interface RdsClient {
  */
 export function createClient(options: ResolvedOptions, input: ClientInput): RdsClient {
   const sockets = new Set<TrackedSocket>()
-  const invocations = createInvocations()
+  const invocations = createInvocations(input.invocationStore)
   const lifecycle = createLifecycle(options, input, sockets, invocations.latestDeadline)
   const statements = createStatements(options, lifecycle, invocations)
   const watchdog = createWatchdog(invocations, sockets)
@@ -61,11 +73,11 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
       return lifecycle.ended
     },
     setPassword: lifecycle.setPassword,
-    begin(remainingMs, refresh) {
+    begin(remainingMs, refresh, slot) {
       const started = now()
       const finite = remainingMs !== undefined && Number.isFinite(remainingMs)
       const deadline = finite ? started + remainingMs - options.timeoutMargin : Number.POSITIVE_INFINITY
-      const invocation = invocations.begin(started, deadline, refresh)
+      const invocation = invocations.begin(started, deadline, refresh, slot)
       if (finite) watchdog.arm(deadline)
       invocation.ready = liveness.check(invocation, started, remainingMs)
       return invocation

@@ -29,27 +29,41 @@ export class Invocation {
 }
 
 /**
+ * What an invocation's async context holds: a slot that begin() fills. A slot, not the invocation itself,
+ * because begin() may run after an await (request.internal still resolving), too late to enter the context
+ * Middy continues in; rds's before then enters an empty slot first (see rds.ts).
+ */
+export interface InvocationSlot {
+  invocation: Invocation | undefined
+}
+
+export type InvocationStore = AsyncLocalStorage<InvocationSlot>
+
+export const createInvocationStore = (): InvocationStore => new AsyncLocalStorage<InvocationSlot>()
+
+/**
  * The invocations running on one client, and which one a statement belongs to.
  *
- * A statement finds its invocation through an AsyncLocalStorage, but only invocations that overlap another
- * enter it (`enterWith` costs ~150 ns, a fifth of rds's whole warm overhead): the one that began while
- * nothing else ran — always the case on classic Lambda — is "solo" and found without it. At most one active
- * invocation is solo (any later one began while it ran, so entered), and a solo invocation's async context
- * holds no active invocation (whatever it inherited had finished before it began). So: the store when it
- * names an active invocation, else the solo one.
+ * A statement finds its invocation through an AsyncLocalStorage, but on the warm path only invocations that
+ * overlap another enter it (`enterWith` costs ~150 ns, a fifth of rds's whole warm overhead): the one that
+ * began while nothing else ran, in a context holding no slot — always the case on classic Lambda — is "solo"
+ * and found without it. At most one active invocation is solo (any later one began while it ran, so entered
+ * a slot), and a solo invocation's context holds no slot. So: the slot's invocation when it is one of ours
+ * and still running, else the solo one.
  */
-export function createInvocations() {
-  const store = new AsyncLocalStorage<Invocation>()
-  /** An array, not a Set: a Set gives every new invocation an identity hash, which cost ~100 ns per begin. */
+export function createInvocations(store: InvocationStore = createInvocationStore()) {
   const active: Invocation[] = []
   let solo: Invocation | undefined
 
   return {
+    /** An array, not a Set: a Set gives every new invocation an identity hash (~100 ns per begin). */
     active: active as readonly Invocation[],
-    begin(beganAt: number, deadline: number, refresh: () => Promise<void>): Invocation {
+    /** `slot`: entered by the caller before an await; filled here instead of entering one. */
+    begin(beganAt: number, deadline: number, refresh: () => Promise<void>, slot?: InvocationSlot) {
       const invocation = new Invocation(beganAt, deadline, refresh)
-      if (active.length === 0) solo = invocation
-      else store.enterWith(invocation)
+      if (slot) slot.invocation = invocation
+      else if (active.length === 0 && store.getStore() === undefined) solo = invocation
+      else store.enterWith({ invocation })
       active.push(invocation)
       return invocation
     },
@@ -66,8 +80,8 @@ export function createInvocations() {
     /** The invocation the calling async context runs for; undefined outside any (a leaked promise). */
     current(): Invocation | undefined {
       if (solo !== undefined && active.length === 1) return solo
-      const stored = store.getStore()
-      return stored?.active ? stored : solo
+      const stored = store.getStore()?.invocation
+      return stored?.active && active.includes(stored) ? stored : solo
     },
     /** The latest deadline of the running invocations: a shared connection serves all of them. */
     latestDeadline(): number {

@@ -16,7 +16,7 @@ export interface Identity {
   user: string
 }
 
-export interface ClientInput {
+export interface LifecycleInput {
   identity: Identity
   /** Static password (config or internalData); ignored with iamAuth or a password function in config. */
   password: string | undefined
@@ -87,7 +87,7 @@ function postgresOptions(
  */
 export function createLifecycle(
   options: ResolvedOptions,
-  input: ClientInput,
+  input: LifecycleInput,
   sockets: Set<TrackedSocket>,
   /** Absolute time by which a new connection must be open (the running invocations' latest deadline). */
   connectDeadline: () => number,
