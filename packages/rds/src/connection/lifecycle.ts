@@ -2,7 +2,7 @@ import postgres, { type Sql } from 'postgres'
 import { iamPasswordFunction } from '../iam.ts'
 import type { ResolvedOptions } from '../options.ts'
 import { resolveTls } from '../tls.ts'
-import { createSocketFactory, isDead, type TrackedSocket, waitForClose } from './socket.ts'
+import { closeDeadSockets, createSocketFactory, type TrackedSocket } from './socket.ts'
 
 type PgOptions = postgres.Options<Record<string, postgres.PostgresType>>
 const noop = () => {}
@@ -74,6 +74,25 @@ function postgresOptions(
   } as PgOptions
 }
 
+/** config.password when a function, an IAM token per connection, else the password of the moment. */
+function passwordFunction(options: ResolvedOptions, identity: Identity, current: () => string | undefined) {
+  if (typeof options.config.password === 'function') return options.config.password
+  if (options.iamAuth) return iamPasswordFunction(options.iamAuth, identity)
+  return () => current() ?? ''
+}
+
+/** A stand-in for the postgres.js client of the moment: calls and property reads go to `get()`. */
+function following(get: () => Sql): Sql {
+  return new Proxy(get(), {
+    apply: (_target, thisArg, args) =>
+      Reflect.apply(get() as unknown as (...a: unknown[]) => unknown, thisArg, args),
+    get: (_target, property) => {
+      const sql = get()
+      return Reflect.get(sql, property, sql)
+    },
+  })
+}
+
 /**
  * The postgres.js instance of one client: opened lazily (the first statement connects), renewed after a
  * session was lost under it, ended once. Connections are opened by our socket factory (TLS, deadlines,
@@ -98,22 +117,16 @@ export function createLifecycle(
   let tainted = false
   let ended = false
   const fallbackBudgetMs = (Number(options.config.connect_timeout) || 20) * 1000
-  const deadline = () => {
-    const at = connectDeadline()
-    return Number.isFinite(at) ? at : now() + fallbackBudgetMs
-  }
-  const passwordFn =
-    typeof options.config.password === 'function'
-      ? options.config.password
-      : options.iamAuth
-        ? iamPasswordFunction(options.iamAuth, identity)
-        : () => password ?? ''
+  const passwordFn = passwordFunction(options, identity, () => password)
   const socket = createSocketFactory({
     host: identity.host,
     port: identity.port,
     tls: resolveTls(options.tls, identity.host, { warn: (m) => options.logger.warn(m) }),
     connectTimeoutMs: fallbackBudgetMs,
-    deadline,
+    deadline: () => {
+      const at = connectDeadline()
+      return Number.isFinite(at) ? at : now() + fallbackBudgetMs
+    },
     sockets,
     onUnexpectedClose: () => {
       tainted = true
@@ -139,21 +152,8 @@ export function createLifecycle(
     old.end({ timeout: 5 }).catch(noop)
   }
 
-  /** Yields (up to `turns` event-loop turns) until the dying socket shows it, then waits for its close. */
-  async function closeDeadSockets(turns: number) {
-    for (let turn = 0; turn < turns && sockets.size > 0; turn++) {
-      await new Promise((resolve) => setImmediate(resolve))
-      const dead = [...sockets].filter(isDead)
-      if (dead.length) return void (await Promise.all(dead.map((tracked) => waitForClose(tracked))))
-    }
-  }
-
   /** `db.$client`: the current postgres.js client, untouched, across renewals. */
-  const current = new Proxy(sql, {
-    apply: (_target, thisArg, args) =>
-      Reflect.apply(sql as unknown as (...a: unknown[]) => unknown, thisArg, args),
-    get: (_target, property) => Reflect.get(sql, property, sql),
-  })
+  const current = following(() => sql)
 
   return {
     identity,
@@ -175,7 +175,7 @@ export function createLifecycle(
     },
     /** After a session died under a statement: wait for its socket to close, then a clean client. */
     async afterLoss() {
-      await closeDeadSockets(20)
+      await closeDeadSockets(sockets, 20)
       renew()
     },
     setPassword(value: string | undefined) {

@@ -45,6 +45,15 @@ export const isStalled = (tracked: TrackedSocket): boolean =>
 export const isDead = (tracked: TrackedSocket): boolean =>
   tracked.socket.destroyed || !tracked.socket.writable || tracked.socket.readableEnded
 
+/** Yields (up to `turns` event-loop turns) until a dying socket shows it, then waits for its close. */
+export async function closeDeadSockets(sockets: Set<TrackedSocket>, turns: number): Promise<void> {
+  for (let turn = 0; turn < turns && sockets.size > 0; turn++) {
+    await new Promise((resolve) => setImmediate(resolve))
+    const dead = [...sockets].filter(isDead)
+    if (dead.length) return void (await Promise.all(dead.map((tracked) => waitForClose(tracked))))
+  }
+}
+
 /**
  * Destroys the socket and resolves once postgres.js has seen its 'close' (and returned the connection to its
  * pool). `idle`: dropped by us while nothing was asked, so nothing was cut short and no renewal is needed.
@@ -163,33 +172,13 @@ type NotSentError = PhaseError & { rdsNotSent?: boolean; rdsSocket?: boolean }
 /**
  * Frames the backend messages (type byte + length; bodies are skipped, never copied) to count
  * ReadyForQuery and to see an ErrorResponse that arrives while nothing was asked: the server's goodbye.
+ * The returned function runs inside `emit('data')`, before postgres.js's listener sees the chunk.
  */
-function track(
-  socket: net.Socket,
-  target: SocketTarget,
-  statementTimeout: string | undefined,
-): TrackedSocket {
-  const tracked: TrackedSocket = {
-    socket,
-    ready: false,
-    requests: 0,
-    readies: 0,
-    goodbyeWhileIdle: false,
-    expectedClose: false,
-    closed: false,
-    lastReadAt: now(),
-    lastWriteAt: 0,
-    pendingSince: now(),
-    statementTimeout,
-  }
-  const goodbye = () => {
-    if (tracked.ready && tracked.requests === tracked.readies) tracked.goodbyeWhileIdle = true
-  }
+function backendReader(tracked: TrackedSocket, goodbye: () => void): (chunk: Buffer) => void {
   /** Bytes of the current message's body still to skip, and a header split across reads. */
   let skip = 0
   let header: Buffer | undefined
-  /** Runs inside `emit('data')`, before postgres.js's listener sees the chunk: no listener of its own. */
-  const onData = (chunk: Buffer) => {
+  return (chunk) => {
     tracked.lastReadAt = now()
     let data = chunk
     if (header) {
@@ -220,25 +209,18 @@ function track(
       at = end
     }
   }
-  // Registered before postgres.js's own listeners: the error is tagged before it rejects a statement.
-  socket.on('end', goodbye)
-  socket.on('error', (error: NotSentError) => {
-    if (!tracked.ready) error.rdsConnectPhase = true
-    goodbye()
-  })
-  socket.once('close', () => {
-    tracked.closed = true
-    target.sockets.delete(tracked)
-    if (!tracked.expectedClose) target.onUnexpectedClose?.()
-  })
+}
+
+/**
+ * postgres.js nulls its socket in its 'close' handler and only then rejects the statement in flight; a
+ * transaction's own ROLLBACK, issued from that rejection, then writes to null from a setImmediate and
+ * crashes the process (porsager/postgres#1208, #1154). So an unexpected close is reported as an 'error'
+ * first, while the socket still exists, and 'close' is delivered after the writes that follow it. Errors
+ * are tagged (rds's socket; not sent after a goodbye) before any listener sees them.
+ */
+function wrapEmit(socket: net.Socket, tracked: TrackedSocket, name: string, onData: (chunk: Buffer) => void) {
   const closedError = (): NotSentError =>
-    Object.assign(new Error(`connection to ${target.host}:${target.port} closed`), {
-      code: 'CONNECTION_CLOSED',
-    })
-  // postgres.js nulls its socket in its 'close' handler and only then rejects the statement in flight; a
-  // transaction's own ROLLBACK, issued from that rejection, then writes to null from a setImmediate and
-  // crashes the process (porsager/postgres#1208, #1154). So an unexpected close is reported as an 'error'
-  // first, while the socket still exists, and 'close' is delivered after the writes that follow it.
+    Object.assign(new Error(`connection to ${name} closed`), { code: 'CONNECTION_CLOSED' })
   let errored = false
   let requestsAtError = 0
   const emit = socket.emit as (this: net.Socket, ...a: unknown[]) => boolean
@@ -267,6 +249,10 @@ function track(
     // biome-ignore lint/complexity/noArguments: see above
     return Reflect.apply(emit, this, arguments)
   } as typeof socket.emit
+}
+
+/** Counts the requests written (and when the oldest pending one was), and sees postgres.js's own end. */
+function wrapWriteAndEnd(socket: net.Socket, tracked: TrackedSocket) {
   const end = socket.end
   socket.end = function trackedEnd(this: net.Socket, ...args: unknown[]) {
     // postgres.js ends with a Terminate message; Node's own end() after the peer's FIN passes nothing.
@@ -289,6 +275,43 @@ function track(
   wrapWrite()
   // After the peer's FIN, Node replaces `write` with one that fails (EPIPE): count what goes into it too.
   socket.once('end', wrapWrite)
+}
+
+/** Makes one physical connection visible to the liveness checks and the watchdog. */
+function track(
+  socket: net.Socket,
+  target: SocketTarget,
+  statementTimeout: string | undefined,
+): TrackedSocket {
+  const tracked: TrackedSocket = {
+    socket,
+    ready: false,
+    requests: 0,
+    readies: 0,
+    goodbyeWhileIdle: false,
+    expectedClose: false,
+    closed: false,
+    lastReadAt: now(),
+    lastWriteAt: 0,
+    pendingSince: now(),
+    statementTimeout,
+  }
+  const goodbye = () => {
+    if (tracked.ready && tracked.requests === tracked.readies) tracked.goodbyeWhileIdle = true
+  }
+  // Registered before postgres.js's own listeners: the error is tagged before it rejects a statement.
+  socket.on('end', goodbye)
+  socket.on('error', (error: NotSentError) => {
+    if (!tracked.ready) error.rdsConnectPhase = true
+    goodbye()
+  })
+  socket.once('close', () => {
+    tracked.closed = true
+    target.sockets.delete(tracked)
+    if (!tracked.expectedClose) target.onUnexpectedClose?.()
+  })
+  wrapEmit(socket, tracked, `${target.host}:${target.port}`, backendReader(tracked, goodbye))
+  wrapWriteAndEnd(socket, tracked)
   target.sockets.add(tracked)
   return tracked
 }

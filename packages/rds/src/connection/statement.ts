@@ -10,6 +10,57 @@ const now = () => performance.now()
 
 export type Db = PostgresJsDatabase<Record<string, unknown>> & { $client: Sql }
 
+type UnsafeArgs = Parameters<Sql['unsafe']>
+
+/** What a guarded statement needs from its client. */
+interface Guard {
+  /** The postgres.js client to send on (renewed first after a loss). */
+  fresh(): Sql
+  sent(): void
+  settled(): void
+  recover<T>(error: unknown, make: () => PromiseLike<T>, readOnly: boolean): Promise<T>
+}
+
+/** drizzle runs every statement through `client.unsafe(...)` (awaited, or `.values()` then awaited). */
+class GuardedQuery<T> implements PromiseLike<T> {
+  #mode: 'objects' | 'values' = 'objects'
+  readonly #guard: Guard
+  readonly #args: UnsafeArgs
+  constructor(guard: Guard, args: UnsafeArgs) {
+    this.#guard = guard
+    this.#args = args
+  }
+  values(): this {
+    this.#mode = 'values'
+    return this
+  }
+  #make(): Promise<T> {
+    const query = this.#guard.fresh().unsafe(...this.#args)
+    return (this.#mode === 'values' ? query.values() : query) as unknown as Promise<T>
+  }
+  // biome-ignore lint/suspicious/noThenProperty: drizzle awaits what client.unsafe() returns
+  then<A = T, B = never>(
+    onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    const guard = this.#guard
+    guard.sent()
+    // Happy path: one `then` straight on the postgres.js query (a Promise) hands its rows to the awaiting
+    // caller, with no wrapper promise in between. Recovery (and the read-only check) only once it failed.
+    return this.#make().then(
+      (rows) => {
+        guard.settled()
+        return (onfulfilled ? onfulfilled(rows) : rows) as A
+      },
+      (error: unknown) =>
+        guard
+          .recover(error, () => this.#make(), isReadOnly(this.#args[0]))
+          .finally(guard.settled)
+          .then(onfulfilled, onrejected),
+    )
+  }
+}
+
 /**
  * What drizzle talks to: every statement guarded (recovered, re-run when that is safe), within the budget of
  * the invocation it runs for. Also counts the statements in flight and when the client was last used, for the
@@ -45,54 +96,21 @@ export function createStatements(options: ResolvedOptions, lifecycle: Lifecycle,
     return recovery
   }
 
-  const settle = () => {
-    inFlight--
-    lastUsedAt = now()
-  }
-
-  /** drizzle runs every statement through `client.unsafe(...)` (awaited, or `.values()` then awaited). */
-  class GuardedQuery<T> implements PromiseLike<T> {
-    #mode: 'objects' | 'values' = 'objects'
-    readonly #args: Parameters<Sql['unsafe']>
-    constructor(args: Parameters<Sql['unsafe']>) {
-      this.#args = args
-    }
-    values(): this {
-      this.#mode = 'values'
-      return this
-    }
-    #make(): Promise<T> {
-      const query = lifecycle.fresh().unsafe(...this.#args)
-      return (this.#mode === 'values' ? query.values() : query) as unknown as Promise<T>
-    }
-    // biome-ignore lint/suspicious/noThenProperty: drizzle awaits what client.unsafe() returns
-    then<A = T, B = never>(
-      onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
-      onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
-    ): Promise<A | B> {
+  const guard: Guard = {
+    fresh: () => lifecycle.fresh(),
+    sent: () => {
       inFlight++
-      // Happy path: one `then` straight on the postgres.js query (a Promise) hands its rows to the awaiting
-      // caller, with no wrapper promise in between. Recovery (and the read-only check) only once it failed;
-      // the failure runs in the statement's async context, so it finds the statement's own invocation.
-      return this.#make().then(
-        (rows) => {
-          settle()
-          return (onfulfilled ? onfulfilled(rows) : rows) as A
-        },
-        (error: unknown) =>
-          runStatement(
-            recoveryFor(invocations.current()),
-            () => this.#make(),
-            isReadOnly(this.#args[0]),
-            error,
-          )
-            .finally(settle)
-            .then(onfulfilled, onrejected),
-      )
-    }
+    },
+    settled: () => {
+      inFlight--
+      lastUsedAt = now()
+    },
+    // Runs in the failed statement's async context: it finds the statement's own invocation.
+    recover: (error, make, readOnly) =>
+      runStatement(recoveryFor(invocations.current()), make, readOnly, error),
   }
 
-  const unsafe = (...args: Parameters<Sql['unsafe']>) => new GuardedQuery(args)
+  const unsafe = (...args: Parameters<Sql['unsafe']>) => new GuardedQuery(guard, args)
   /** `unsafe` guarded, everything else (begin, options…) on the current postgres.js client. */
   const guarded = new Proxy(lifecycle.sql(), {
     get: (_target, property) => {
