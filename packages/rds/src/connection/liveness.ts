@@ -96,7 +96,10 @@ export function createLiveness(
       timeoutMs,
     ).finally(() => statements.touch(now()))
 
-  /** Once the sockets are settled: a renewal, the first connect or the idle probe; undefined when none. */
+  /**
+   * Once the sockets are settled: a renewal, the first connect or the idle probe; undefined when none.
+   * Seam: a session the writer check found read-only (socket.ts) is dropped here, like a dead one.
+   */
   function ready(
     invocation: Invocation,
     started: number,

@@ -173,6 +173,9 @@ type NotSentError = PhaseError & { rdsNotSent?: boolean; rdsSocket?: boolean }
  * Frames the backend messages (type byte + length; bodies are skipped, never copied) to count
  * ReadyForQuery and to see an ErrorResponse that arrives while nothing was asked: the server's goodbye.
  * The returned function runs inside `emit('data')`, before postgres.js's listener sees the chunk.
+ *
+ * Seam: the writer check reads ParameterStatus ('S': `in_hot_standby`, `default_transaction_read_only`)
+ * here, as the session reports it at startup and on change, so a warm invocation costs no round trip.
  */
 function backendReader(tracked: TrackedSocket, goodbye: () => void): (chunk: Buffer) => void {
   /** Bytes of the current message's body still to skip, and a header split across reads. */
