@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm'
 import { drizzle } from 'drizzle-orm/postgres-js'
 import postgres from 'postgres'
 import { Bench } from 'tinybench'
-import { createClient, identityOf } from '../src/client.ts'
+import { createClient, identityOf } from '../src/connection/client.ts'
 import { close, rds } from '../src/index.ts'
 import { resolveOptions } from '../src/options.ts'
 

@@ -1,4 +1,4 @@
-export type { Identity } from './client.ts'
+export type { Identity } from './connection/client.ts'
 export { defaults } from './defaults.ts'
 export { RdsError, type RdsErrorCode, type RdsErrorOptions, rdsErrorCodes } from './errors.ts'
 export { type MigrateOptions, type MigrateResult, migrate } from './migrate.ts'

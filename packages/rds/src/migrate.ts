@@ -1,7 +1,7 @@
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js'
 import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator'
 import postgres, { type Options, type PostgresType, type Sql } from 'postgres'
-import { createClient, identityOf, type RdsClient } from './client.ts'
+import { createClient, identityOf, type RdsClient } from './connection/client.ts'
 import { RdsError } from './errors.ts'
 import { checkLogger, resolveOptions, type TlsOption } from './options.ts'
 

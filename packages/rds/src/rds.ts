@@ -4,7 +4,15 @@ import type { Context } from 'aws-lambda'
 import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js'
 import type { Sql } from 'postgres'
 import { classify, fromDatabase } from './classify.ts'
-import { createClient, type Identity, identityOf, type RdsClient } from './client.ts'
+import {
+  createClient,
+  createInvocationStore,
+  type Identity,
+  type Invocation,
+  type InvocationSlot,
+  identityOf,
+  type RdsClient,
+} from './connection/client.ts'
 import { findRdsError, RdsError } from './errors.ts'
 import { publishRecover } from './events/publish.ts'
 import { type InternalField, type RdsOptions, type ResolvedOptions, resolveOptions } from './options.ts'
@@ -130,9 +138,14 @@ export function rds<
    * instance (two rds() in one stack keep their own): a WeakMap entry per invocation cost more.
    */
   const begun = Symbol('rds client of this invocation')
+  /** The invocation handle begin() returned: its deadline, timed-out flag and credential refresh are its own. */
+  const handle = Symbol('rds invocation')
+
+  /** Where a failed statement finds its invocation: one store for the clients this middleware builds. */
+  const invocationStore = createInvocationStore()
 
   const build = (resolved: Resolved) => () => {
-    const built = createClient(options, resolved)
+    const built = createClient(options, { ...resolved, invocationStore })
     liveClients.add(built)
     return built
   }
@@ -189,18 +202,26 @@ export function rds<
   }
 
   /** Synchronous (no promise, so Middy does not await) when the warm client needs no I/O or yield. */
-  function beginWith(request: Request, resolved: Resolved): Promise<void> | undefined {
+  function beginWith(
+    request: Request,
+    resolved: Resolved,
+    entered?: InvocationSlot,
+  ): Promise<void> | undefined {
     const current = clientFor(resolved)
     current.setPassword(resolved.password)
-    ;(request as unknown as Record<symbol, RdsClient | undefined>)[begun] = current
-    const began = current.begin(request.context.getRemainingTimeInMillis?.(), () =>
-      refreshCredentials(request, current),
+    const invocation = current.begin(
+      request.context.getRemainingTimeInMillis?.(),
+      () => refreshCredentials(request, current),
+      entered,
     )
-    if (began === undefined) {
+    const slots = request as unknown as Record<symbol, unknown>
+    slots[begun] = current
+    slots[handle] = invocation
+    if (invocation.ready === undefined) {
       ;(request.context as unknown as Record<string, unknown>)[options.contextKey] = current.db
       return undefined
     }
-    return began.then(() => {
+    return invocation.ready.then(() => {
       ;(request.context as unknown as Record<string, unknown>)[options.contextKey] = current.db
     })
   }
@@ -209,17 +230,24 @@ export function rds<
     request: Request<unknown, unknown, Error, RdsContext<TSchema, TKey>>,
   ): Promise<void> | undefined => {
     const resolved = resolve(request as Request)
-    return resolved instanceof Promise
-      ? resolved.then((settled) => beginWith(request as Request, settled))
-      : beginWith(request as Request, resolved)
+    if (!(resolved instanceof Promise)) return beginWith(request as Request, resolved)
+    // begin() runs after this await, too late to enter the async context Middy continues the invocation
+    // in (its handler, its statements): enter an empty slot now; begin() fills it.
+    const slot: InvocationSlot = { invocation: undefined }
+    invocationStore.enterWith(slot)
+    return resolved.then((settled) => beginWith(request as Request, settled, slot))
   }
 
-  const finish = (request: Request): RdsClient | undefined => {
-    const slot = request as unknown as Record<symbol, RdsClient | undefined>
-    const began = slot[begun]
-    slot[begun] = undefined
-    began?.finish()
-    return began
+  /** Finishes the invocation this request began, if it began one (no allocation: runs on every warm after). */
+  const finish = (request: Request): Invocation | undefined => {
+    const slots = request as unknown as Record<symbol, unknown>
+    const began = slots[begun] as RdsClient | undefined
+    const invocation = slots[handle] as Invocation | undefined
+    if (!began || !invocation) return undefined
+    slots[begun] = undefined
+    slots[handle] = undefined
+    began.finish(invocation)
+    return invocation
   }
 
   const rdsMiddlewareAfter = (request: Request) => {
@@ -227,11 +255,13 @@ export function rds<
   }
 
   const rdsMiddlewareOnError = (request: Request) => {
-    const began = finish(request)
+    const began = (request as unknown as Record<symbol, RdsClient | undefined>)[begun]
+    const invocation = finish(request)
     // The invocation never reached the database: an earlier middleware's before threw (kms-env, a secrets
     // fetch…). Its error is not ours to classify: a KMS timeout (ETIMEDOUT) is not a lost connection.
-    if (!began) return
-    const timedOut = began.timedOut
+    if (!began || !invocation) return
+    // This invocation's own flag: another one that began or timed out since does not change it.
+    const timedOut = invocation.timedOut
     const raw = request.error as { cause?: unknown } | undefined
     let found = findRdsError(raw)
     const cause = raw?.cause ?? raw

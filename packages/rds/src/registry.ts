@@ -1,4 +1,4 @@
-import type { RdsClient } from './client.ts'
+import type { RdsClient } from './connection/client.ts'
 
 /** Every client built in this process and not yet ended, so that close() can end them all. */
 export const liveClients = new Set<RdsClient>()

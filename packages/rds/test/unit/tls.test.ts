@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { statementTimeoutBucket } from '../../src/client.ts'
+import { statementTimeoutBucket } from '../../src/connection/deadline.ts'
 import { lambdaCaBundlePath, resolveTls } from '../../src/tls.ts'
 
 const bundle = '-----BEGIN CERTIFICATE-----\nRDS\n-----END CERTIFICATE-----\n'

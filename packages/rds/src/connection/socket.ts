@@ -1,7 +1,7 @@
 import net from 'node:net'
 import { Duplex } from 'node:stream'
 import tls from 'node:tls'
-import type { ResolvedTls } from './tls.ts'
+import type { ResolvedTls } from '../tls.ts'
 
 /** One physical connection, as the liveness logic needs to see it. */
 export interface TrackedSocket {
@@ -10,6 +10,11 @@ export interface TrackedSocket {
   ready: boolean
   lastReadAt: number
   lastWriteAt: number
+  /**
+   * When the oldest request still pending was written (or, before the session is ready, when it was opened):
+   * the watchdog cuts a stall only when it began before every invocation that still has time (deadline.ts).
+   */
+  pendingSince: number
   /** Requests written since the session became ready: Sync and simple Query messages, one ReadyForQuery each. */
   requests: number
   /** ReadyForQuery messages read since the session became ready. `requests > readies`: a request is pending. */
@@ -32,6 +37,36 @@ export interface TrackedSocket {
 export const hasPending = (tracked: TrackedSocket): boolean =>
   !tracked.ready || tracked.requests > tracked.readies
 
+/** Still opening, or written to since it last heard from the server. */
+export const isStalled = (tracked: TrackedSocket): boolean =>
+  !tracked.ready || tracked.lastWriteAt > tracked.lastReadAt
+
+/** Destroyed, no longer writable, or the server's FIN was read. */
+export const isDead = (tracked: TrackedSocket): boolean =>
+  tracked.socket.destroyed || !tracked.socket.writable || tracked.socket.readableEnded
+
+/** Yields (up to `turns` event-loop turns) until a dying socket shows it, then waits for its close. */
+export async function closeDeadSockets(sockets: Set<TrackedSocket>, turns: number): Promise<void> {
+  for (let turn = 0; turn < turns && sockets.size > 0; turn++) {
+    await new Promise((resolve) => setImmediate(resolve))
+    const dead = [...sockets].filter(isDead)
+    if (dead.length) return void (await Promise.all(dead.map((tracked) => waitForClose(tracked))))
+  }
+}
+
+/**
+ * Destroys the socket and resolves once postgres.js has seen its 'close' (and returned the connection to its
+ * pool). `idle`: dropped by us while nothing was asked, so nothing was cut short and no renewal is needed.
+ */
+export function waitForClose(tracked: TrackedSocket, idle = false): Promise<void> {
+  return new Promise((resolve) => {
+    if (tracked.closed) return resolve()
+    if (idle) tracked.expectedClose = true
+    tracked.socket.once('close', () => resolve())
+    tracked.socket.destroy()
+  })
+}
+
 export interface SocketTarget {
   host: string
   port: number
@@ -40,7 +75,7 @@ export interface SocketTarget {
   /** Absolute time (performance.now()) by which the connection must be open. */
   deadline: () => number
   sockets: Set<TrackedSocket>
-  /** A session closed without postgres.js ending it: a statement may have been cut short (see client.ts). */
+  /** A session closed without postgres.js ending it: a statement may have been cut short (see lifecycle.ts). */
   onUnexpectedClose?: () => void
 }
 
@@ -137,32 +172,16 @@ type NotSentError = PhaseError & { rdsNotSent?: boolean; rdsSocket?: boolean }
 /**
  * Frames the backend messages (type byte + length; bodies are skipped, never copied) to count
  * ReadyForQuery and to see an ErrorResponse that arrives while nothing was asked: the server's goodbye.
+ * The returned function runs inside `emit('data')`, before postgres.js's listener sees the chunk.
+ *
+ * Seam: the writer check reads ParameterStatus ('S': `in_hot_standby`, `default_transaction_read_only`)
+ * here, as the session reports it at startup and on change, so a warm invocation costs no round trip.
  */
-function track(
-  socket: net.Socket,
-  target: SocketTarget,
-  statementTimeout: string | undefined,
-): TrackedSocket {
-  const tracked: TrackedSocket = {
-    socket,
-    ready: false,
-    requests: 0,
-    readies: 0,
-    goodbyeWhileIdle: false,
-    expectedClose: false,
-    closed: false,
-    lastReadAt: now(),
-    lastWriteAt: 0,
-    statementTimeout,
-  }
-  const goodbye = () => {
-    if (tracked.ready && tracked.requests === tracked.readies) tracked.goodbyeWhileIdle = true
-  }
+function backendReader(tracked: TrackedSocket, goodbye: () => void): (chunk: Buffer) => void {
   /** Bytes of the current message's body still to skip, and a header split across reads. */
   let skip = 0
   let header: Buffer | undefined
-  /** Runs inside `emit('data')`, before postgres.js's listener sees the chunk: no listener of its own. */
-  const onData = (chunk: Buffer) => {
+  return (chunk) => {
     tracked.lastReadAt = now()
     let data = chunk
     if (header) {
@@ -193,25 +212,18 @@ function track(
       at = end
     }
   }
-  // Registered before postgres.js's own listeners: the error is tagged before it rejects a statement.
-  socket.on('end', goodbye)
-  socket.on('error', (error: NotSentError) => {
-    if (!tracked.ready) error.rdsConnectPhase = true
-    goodbye()
-  })
-  socket.once('close', () => {
-    tracked.closed = true
-    target.sockets.delete(tracked)
-    if (!tracked.expectedClose) target.onUnexpectedClose?.()
-  })
+}
+
+/**
+ * postgres.js nulls its socket in its 'close' handler and only then rejects the statement in flight; a
+ * transaction's own ROLLBACK, issued from that rejection, then writes to null from a setImmediate and
+ * crashes the process (porsager/postgres#1208, #1154). So an unexpected close is reported as an 'error'
+ * first, while the socket still exists, and 'close' is delivered after the writes that follow it. Errors
+ * are tagged (rds's socket; not sent after a goodbye) before any listener sees them.
+ */
+function wrapEmit(socket: net.Socket, tracked: TrackedSocket, name: string, onData: (chunk: Buffer) => void) {
   const closedError = (): NotSentError =>
-    Object.assign(new Error(`connection to ${target.host}:${target.port} closed`), {
-      code: 'CONNECTION_CLOSED',
-    })
-  // postgres.js nulls its socket in its 'close' handler and only then rejects the statement in flight; a
-  // transaction's own ROLLBACK, issued from that rejection, then writes to null from a setImmediate and
-  // crashes the process (porsager/postgres#1208, #1154). So an unexpected close is reported as an 'error'
-  // first, while the socket still exists, and 'close' is delivered after the writes that follow it.
+    Object.assign(new Error(`connection to ${name} closed`), { code: 'CONNECTION_CLOSED' })
   let errored = false
   let requestsAtError = 0
   const emit = socket.emit as (this: net.Socket, ...a: unknown[]) => boolean
@@ -240,6 +252,10 @@ function track(
     // biome-ignore lint/complexity/noArguments: see above
     return Reflect.apply(emit, this, arguments)
   } as typeof socket.emit
+}
+
+/** Counts the requests written (and when the oldest pending one was), and sees postgres.js's own end. */
+function wrapWriteAndEnd(socket: net.Socket, tracked: TrackedSocket) {
   const end = socket.end
   socket.end = function trackedEnd(this: net.Socket, ...args: unknown[]) {
     // postgres.js ends with a Terminate message; Node's own end() after the peer's FIN passes nothing.
@@ -249,8 +265,12 @@ function track(
   const wrapWrite = () => {
     const write = socket.write
     socket.write = function trackedWrite(this: net.Socket, chunk: unknown) {
-      tracked.lastWriteAt = now()
-      if (tracked.ready) tracked.requests += countRequests(chunk)
+      const at = now()
+      tracked.lastWriteAt = at
+      if (tracked.ready) {
+        if (tracked.requests === tracked.readies) tracked.pendingSince = at
+        tracked.requests += countRequests(chunk)
+      }
       // biome-ignore lint/complexity/noArguments: forwarded as given (encoding, callback), without a copy
       return Reflect.apply(write, this, arguments) as boolean
     } as typeof socket.write
@@ -258,6 +278,43 @@ function track(
   wrapWrite()
   // After the peer's FIN, Node replaces `write` with one that fails (EPIPE): count what goes into it too.
   socket.once('end', wrapWrite)
+}
+
+/** Makes one physical connection visible to the liveness checks and the watchdog. */
+function track(
+  socket: net.Socket,
+  target: SocketTarget,
+  statementTimeout: string | undefined,
+): TrackedSocket {
+  const tracked: TrackedSocket = {
+    socket,
+    ready: false,
+    requests: 0,
+    readies: 0,
+    goodbyeWhileIdle: false,
+    expectedClose: false,
+    closed: false,
+    lastReadAt: now(),
+    lastWriteAt: 0,
+    pendingSince: now(),
+    statementTimeout,
+  }
+  const goodbye = () => {
+    if (tracked.ready && tracked.requests === tracked.readies) tracked.goodbyeWhileIdle = true
+  }
+  // Registered before postgres.js's own listeners: the error is tagged before it rejects a statement.
+  socket.on('end', goodbye)
+  socket.on('error', (error: NotSentError) => {
+    if (!tracked.ready) error.rdsConnectPhase = true
+    goodbye()
+  })
+  socket.once('close', () => {
+    tracked.closed = true
+    target.sockets.delete(tracked)
+    if (!tracked.expectedClose) target.onUnexpectedClose?.()
+  })
+  wrapEmit(socket, tracked, `${target.host}:${target.port}`, backendReader(tracked, goodbye))
+  wrapWriteAndEnd(socket, tracked)
   target.sockets.add(tracked)
   return tracked
 }

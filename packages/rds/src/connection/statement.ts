@@ -1,0 +1,139 @@
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js'
+import type { Sql } from 'postgres'
+import type { ResolvedOptions } from '../options.ts'
+import { isReadOnly } from '../read-only.ts'
+import { type RecoveryContext, runStatement } from '../recovery.ts'
+import type { Invocation, Invocations } from './invocation.ts'
+import type { Lifecycle } from './lifecycle.ts'
+
+const now = () => performance.now()
+
+export type Db = PostgresJsDatabase<Record<string, unknown>> & { $client: Sql }
+
+type UnsafeArgs = Parameters<Sql['unsafe']>
+
+/** What a guarded statement needs from its client. */
+interface Guard {
+  /** The postgres.js client to send on (renewed first after a loss). */
+  fresh(): Sql
+  sent(): void
+  settled(): void
+  recover<T>(error: unknown, make: () => PromiseLike<T>, readOnly: boolean): Promise<T>
+}
+
+/** drizzle runs every statement through `client.unsafe(...)` (awaited, or `.values()` then awaited). */
+class GuardedQuery<T> implements PromiseLike<T> {
+  #mode: 'objects' | 'values' = 'objects'
+  readonly #guard: Guard
+  readonly #args: UnsafeArgs
+  constructor(guard: Guard, args: UnsafeArgs) {
+    this.#guard = guard
+    this.#args = args
+  }
+  values(): this {
+    this.#mode = 'values'
+    return this
+  }
+  #make(): Promise<T> {
+    const query = this.#guard.fresh().unsafe(...this.#args)
+    return (this.#mode === 'values' ? query.values() : query) as unknown as Promise<T>
+  }
+  // biome-ignore lint/suspicious/noThenProperty: drizzle awaits what client.unsafe() returns
+  then<A = T, B = never>(
+    onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    const guard = this.#guard
+    guard.sent()
+    // Happy path: one `then` straight on the postgres.js query (a Promise) hands its rows to the awaiting
+    // caller, with no wrapper promise in between. Recovery (and the read-only check) only once it failed.
+    return this.#make().then(
+      (rows) => {
+        guard.settled()
+        return (onfulfilled ? onfulfilled(rows) : rows) as A
+      },
+      (error: unknown) =>
+        guard
+          .recover(error, () => this.#make(), isReadOnly(this.#args[0]))
+          .finally(guard.settled)
+          .then(onfulfilled, onrejected),
+    )
+  }
+}
+
+/**
+ * What drizzle talks to: every statement guarded (recovered, re-run when that is safe), within the budget of
+ * the invocation it runs for. Also counts the statements in flight and when the client was last used, for the
+ * idle probe (liveness.ts).
+ *
+ * Seam: a statement refused with 25006 (a read-only session on the writer endpoint) was never applied, so it
+ * may be re-run once after the writer check reopened the session — decided in recovery.ts, reopened through
+ * the lifecycle. A `query` event (node:diagnostics_channel) is published where a guarded statement settles.
+ */
+export function createStatements(options: ResolvedOptions, lifecycle: Lifecycle, invocations: Invocations) {
+  /** drizzle statements between `unsafe()` and their answer (including the time before postgres.js writes them). */
+  let inFlight = 0
+  let lastUsedAt = now()
+  const scene = { ...lifecycle.identity, pooler: options.pooler }
+
+  /** The recovery of one invocation's statements: its deadline, its timed-out flag, its request's credentials. */
+  function recoveryFor(invocation: Invocation | undefined): RecoveryContext {
+    if (invocation?.recovery) return invocation.recovery
+    const recovery: RecoveryContext = {
+      scene,
+      settle: lifecycle.afterLoss,
+      deadline: () =>
+        invocation && Number.isFinite(invocation.deadline)
+          ? invocation.deadline
+          : now() + lifecycle.fallbackBudgetMs,
+      timedOut: () => invocation?.timedOut ?? false,
+      refreshCredentials: () => invocation?.refresh() ?? Promise.resolve(),
+      backoffBase: options.backoffBase,
+      backoffCap: options.backoffCap,
+      retryReadOnly: options.retryReadOnly,
+    }
+    if (invocation) invocation.recovery = recovery
+    return recovery
+  }
+
+  const guard: Guard = {
+    fresh: () => lifecycle.fresh(),
+    sent: () => {
+      inFlight++
+    },
+    settled: () => {
+      inFlight--
+      lastUsedAt = now()
+    },
+    // Runs in the failed statement's async context: it finds the statement's own invocation.
+    recover: (error, make, readOnly) =>
+      runStatement(recoveryFor(invocations.current()), make, readOnly, error),
+  }
+
+  const unsafe = (...args: Parameters<Sql['unsafe']>) => new GuardedQuery(guard, args)
+  /** `unsafe` guarded, everything else (begin, options…) on the current postgres.js client. */
+  const guarded = new Proxy(lifecycle.sql(), {
+    get: (_target, property) => {
+      if (property === 'unsafe') return unsafe
+      const sql = lifecycle.sql()
+      return Reflect.get(sql, property, sql)
+    },
+  })
+  const db = drizzle(guarded, {
+    ...(options.schema ? { schema: options.schema } : {}),
+    ...(options.drizzle as object),
+  }) as unknown as Db
+  db.$client = lifecycle.current
+
+  return {
+    db,
+    recoveryFor,
+    inFlight: () => inFlight,
+    lastUsedAt: () => lastUsedAt,
+    touch(at: number) {
+      lastUsedAt = at
+    },
+  }
+}
+
+export type Statements = ReturnType<typeof createStatements>
