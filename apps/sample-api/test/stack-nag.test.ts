@@ -50,7 +50,8 @@ const variants: [string, Partial<SampleApiStackProps>][] = [
   ['Aurora Serverless v2, trial settings', { database: 'aurora-serverless-v2', ...trial }],
 ]
 
-describe('cdk-nag AwsSolutions', () => {
+// A synth takes seconds, more on a loaded machine: the default 30 s is for tests that wait on I/O.
+describe('cdk-nag AwsSolutions', { timeout: 120_000 }, () => {
   test('the checks run on this tree: a VPC without flow logs is reported', () => {
     const app = new App()
     new ec2.Vpc(new Stack(app, 'Scratch'), 'Vpc', { natGateways: 0 })
