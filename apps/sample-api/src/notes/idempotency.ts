@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda'
-import { eq, sql } from 'drizzle-orm'
+import { and, eq, inArray, lt, ne, sql } from 'drizzle-orm'
 import { idempotencyKeys } from '../db/schema.ts'
 import { ProblemError } from '../http/problem.ts'
 import type { Db, Tx } from './repository.ts'
@@ -96,29 +96,62 @@ const reused = () =>
 
 type Claim = { claimed: true } | { claimed: false; requestHash: string; response: Response }
 
+/** Rows older than the lifetime (a constant of this module, not user input). */
+const expiredBefore = sql.raw(`now() - interval '${idempotency.lifetimeHours} hours'`)
+
 /**
- * Takes the key for this transaction, or reads the response stored under it. The INSERT is the lock:
- * while another transaction holds an uncommitted row for the same key, PostgreSQL makes this one wait on
- * the primary key until that one commits (then its response is replayed) or rolls back (then this one
- * claims the key). An expired row is taken over in place. The same statement deletes a batch of other
- * expired rows through the `created_at` index (SKIP LOCKED: never waits on a request in progress).
+ * One statement, prepared once per connection (named: planning it costs more than running it):
+ * - its CTE deletes a batch of expired keys other than `key`, oldest first through the `created_at` index,
+ *   SKIP LOCKED so it never waits on a request in progress: the table stays small without a scheduled job;
+ * - its INSERT is the lock: while another transaction holds an uncommitted row for the same key, PostgreSQL
+ *   makes this one wait on the primary key until that one commits (nothing is returned: its response is
+ *   replayed) or rolls back (this one inserts). An expired row is taken over in place.
  */
+const insertKey = (tx: Tx, key: string, hash: string) => {
+  const expired = tx
+    .select({ key: idempotencyKeys.key })
+    .from(idempotencyKeys)
+    .where(and(lt(idempotencyKeys.createdAt, expiredBefore), ne(idempotencyKeys.key, sql.placeholder('key'))))
+    .orderBy(idempotencyKeys.createdAt)
+    .limit(idempotency.purgeBatch)
+    .for('update', { skipLocked: true })
+  const purged = tx
+    .$with('purged')
+    .as(
+      tx
+        .delete(idempotencyKeys)
+        .where(inArray(idempotencyKeys.key, expired))
+        .returning({ key: idempotencyKeys.key }),
+    )
+  return tx
+    .with(purged)
+    .insert(idempotencyKeys)
+    .values({ key: sql.placeholder('key'), requestHash: sql.placeholder('hash') })
+    .onConflictDoUpdate({
+      target: idempotencyKeys.key,
+      set: {
+        requestHash: sql`excluded.request_hash`,
+        status: null,
+        headers: null,
+        body: null,
+        createdAt: sql`now()`,
+      },
+      setWhere: lt(idempotencyKeys.createdAt, expiredBefore),
+    })
+    .returning({ key: idempotencyKeys.key })
+    .prepare('idempotency_claim')
+    .execute({ key, hash })
+}
+
+/** Takes the key for this transaction, or reads the response stored under it. */
 const claim = async (tx: Tx, key: string, hash: string): Promise<Claim> => {
-  const expired = sql`now() - make_interval(hours => ${idempotency.lifetimeHours})`
-  const claimed = await tx.execute<{ key: string }>(sql`
-    with purged as (
-      delete from ${idempotencyKeys} where ${idempotencyKeys.key} in (
-        select ${idempotencyKeys.key} from ${idempotencyKeys}
-        where ${idempotencyKeys.createdAt} < ${expired} and ${idempotencyKeys.key} <> ${key}
-        order by ${idempotencyKeys.createdAt} limit ${idempotency.purgeBatch}
-        for update skip locked))
-    insert into ${idempotencyKeys} (key, request_hash) values (${key}, ${hash})
-    on conflict (key) do update
-      set request_hash = excluded.request_hash, status = null, headers = null, body = null, created_at = now()
-      where ${idempotencyKeys.createdAt} < ${expired}
-    returning key`)
-  if (claimed.length > 0) return { claimed: true }
-  const [row] = await tx.select().from(idempotencyKeys).where(eq(idempotencyKeys.key, key))
+  if ((await insertKey(tx, key, hash)).length > 0) return { claimed: true }
+  const [row] = await tx
+    .select()
+    .from(idempotencyKeys)
+    .where(eq(idempotencyKeys.key, sql.placeholder('key')))
+    .prepare('idempotency_find')
+    .execute({ key })
   if (!row || row.status === null || row.body === null) {
     // Unreachable: a row is visible only once committed, and it commits with its response.
     throw new Error('an idempotency key row without a stored response')
@@ -154,7 +187,12 @@ export const withIdempotencyKey = async (
     const found = await claim(tx, request.key, request.hash)
     if (!found.claimed) return found
     const response = await write(tx)
-    await tx.update(idempotencyKeys).set(storable(response)).where(eq(idempotencyKeys.key, request.key))
+    await tx
+      .update(idempotencyKeys)
+      .set(storable(response))
+      .where(eq(idempotencyKeys.key, request.key))
+      .prepare('idempotency_store')
+      .execute()
     return { claimed: true as const, response }
   })
   if (outcome.claimed) return outcome.response

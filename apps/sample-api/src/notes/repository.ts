@@ -57,9 +57,12 @@ export const insertNote = async (db: Db, input: CreateNote): Promise<Note> => {
   return row
 }
 
-/** The same INSERT inside a transaction (a prepared statement is bound to the pool, not to `tx`). */
+/**
+ * The same INSERT inside a transaction: built per call (a built statement is bound to the pool, not to `tx`),
+ * named so that postgres.js still prepares it once per connection.
+ */
 export const insertNoteIn = async (tx: Tx, input: CreateNote): Promise<Note> => {
-  const [row] = await tx.insert(notes).values(newNote(input)).returning()
+  const [row] = await tx.insert(notes).values(newNote(input)).returning().prepare('notes_insert_tx').execute()
   if (!row) throw new Error('INSERT … RETURNING returned no row')
   return row
 }
