@@ -48,8 +48,8 @@ export const apiSecurityHeaders = {
 /** http-cors options apart from the origins (configuration). Preflights are answered before KMS or the database. */
 export const corsOptions = {
   disableBeforePreflightResponse: false,
-  headers: 'Content-Type, If-Match',
-  exposeHeaders: 'ETag, Location, Retry-After',
+  headers: 'Content-Type, If-Match, Idempotency-Key',
+  exposeHeaders: 'ETag, Location, Retry-After, Idempotent-Replayed',
   methods: 'GET, POST, PATCH, DELETE, OPTIONS',
   maxAge: 600,
 }

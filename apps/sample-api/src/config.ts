@@ -14,6 +14,11 @@ export interface AppConfig {
      * runtime's RDS CA bundle plus Node's store).
      */
     ca?: string
+    /**
+     * A reader endpoint (Aurora's `-ro-` endpoint, an RDS read replica) from DB_READER_HOST and DB_READER_PORT
+     * (default DB_PORT); absent when DB_READER_HOST is unset. Same database, user, password and TLS as the writer.
+     */
+    reader?: { host: string; port: number }
   }
   /** Name of the environment variable holding the KMS ciphertext of the database password. */
   passwordEnvVar: string
@@ -59,6 +64,34 @@ const readCa = (path: string): string => {
   }
 }
 
+// A DNS name or an IPv4 address: what an RDS endpoint is. No scheme, port, path or user part.
+const hostPattern =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/
+
+const readerFrom = (env: NodeJS.ProcessEnv, writerPort: number): AppConfig['db']['reader'] => {
+  const host = env.DB_READER_HOST?.trim()
+  if (!host) {
+    if (env.DB_READER_PORT) {
+      throw new ConfigError(
+        'DB_READER_PORT',
+        'is set without DB_READER_HOST',
+        'Set DB_READER_HOST too, or unset both.',
+      )
+    }
+    return undefined
+  }
+  if (!hostPattern.test(host)) {
+    throw new ConfigError(
+      'DB_READER_HOST',
+      `is ${JSON.stringify(host)}`,
+      host.includes(':')
+        ? 'Give the host name alone (e.g. my-cluster.cluster-ro-abc123.eu-west-1.rds.amazonaws.com); put a port in DB_READER_PORT.'
+        : 'Give the reader endpoint host name, e.g. my-cluster.cluster-ro-abc123.eu-west-1.rds.amazonaws.com.',
+    )
+  }
+  return { host, port: integer(env, 'DB_READER_PORT', writerPort, 1, 65535) }
+}
+
 /** Reads the configuration; a missing or malformed variable throws naming it (never echoing a secret). */
 export const configFromEnv = (env: NodeJS.ProcessEnv = process.env): AppConfig => {
   const host = env.DB_HOST
@@ -75,14 +108,17 @@ export const configFromEnv = (env: NodeJS.ProcessEnv = process.env): AppConfig =
     throw new ConfigError('DB_TLS', `is ${JSON.stringify(tls)}`, "Use 'verify-full' (default) or 'disable'.")
   }
   const ca = env.DB_CA_FILE ? readCa(env.DB_CA_FILE) : undefined
+  const port = integer(env, 'DB_PORT', 5432, 1, 65535)
+  const reader = readerFrom(env, port)
   return {
     db: {
       host,
-      port: integer(env, 'DB_PORT', 5432, 1, 65535),
+      port,
       database: env.DB_NAME || 'app',
       username: env.DB_USER || 'app',
       tls,
       ...(ca ? { ca } : {}),
+      ...(reader ? { reader } : {}),
     },
     passwordEnvVar: 'DB_PASSWORD',
     corsOrigins: (env.CORS_ORIGINS || '*')

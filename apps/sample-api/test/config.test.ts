@@ -35,8 +35,34 @@ describe('configFromEnv', () => {
     expect(configFromEnv({ ...base, DB_CA_FILE: file }).db.ca).toContain('BEGIN CERTIFICATE')
   })
 
+  test('reads an optional reader endpoint from DB_READER_HOST, on DB_PORT unless DB_READER_PORT says otherwise', () => {
+    expect(configFromEnv(base).db.reader).toBeUndefined()
+    const ro = 'my-cluster.cluster-ro-abc123.eu-west-1.rds.amazonaws.com'
+    expect(configFromEnv({ ...base, DB_PORT: '6432', DB_READER_HOST: ro }).db.reader).toEqual({
+      host: ro,
+      port: 6432,
+    })
+    expect(configFromEnv({ ...base, DB_READER_HOST: '10.0.3.7', DB_READER_PORT: '5433' }).db.reader).toEqual({
+      host: '10.0.3.7',
+      port: 5433,
+    })
+  })
+
+  test.each([
+    ['db.internal:5432', 'put a port in DB_READER_PORT'],
+    ['postgres://db.internal', 'put a port in DB_READER_PORT'],
+    ['db internal', 'reader endpoint host name'],
+    ['-db.internal', 'reader endpoint host name'],
+  ])('DB_READER_HOST %j is refused with a hint', (value, hint) => {
+    const error = failure({ ...base, DB_READER_HOST: value })
+    expect(error.message).toMatch(/^DB_READER_HOST is /)
+    expect(error.message).toContain(hint)
+  })
+
   test.each([
     [{ DB_PASSWORD: ciphertext }, 'DB_HOST'],
+    [{ ...base, DB_READER_HOST: 'ro.internal', DB_READER_PORT: '0' }, 'DB_READER_PORT'],
+    [{ ...base, DB_READER_PORT: '5433' }, 'DB_READER_PORT'],
     [{ DB_HOST: 'db.internal' }, 'DB_PASSWORD'],
     [{ ...base, DB_TLS: 'require' }, 'DB_TLS'],
     [{ ...base, DB_PORT: '70000' }, 'DB_PORT'],

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import postgres from 'postgres'
 import { expect, test } from 'vitest'
+import journal from '../drizzle/meta/_journal.json' with { type: 'json' }
 import { handler, migrateDatabase } from '../src/migrate-handler.ts'
 import { migrationsFolder } from './support/harness.ts'
 
@@ -34,7 +35,7 @@ test('the migrate step creates the app role from a SCRAM verifier, migrates as i
     tls: false as const,
     migrationsFolder,
   }
-  expect(await migrateDatabase(target)).toEqual({ roleCreated: true, applied: 1 })
+  expect(await migrateDatabase(target)).toEqual({ roleCreated: true, applied: journal.entries.length })
 
   // The server holds a SCRAM verifier, never the plaintext.
   const [role] = await cluster.sql<
@@ -51,7 +52,7 @@ test('the migrate step creates the app role from a SCRAM verifier, migrates as i
 
   // A second deploy with a rotated password: the role is altered, nothing is migrated twice.
   const rotated = { ...target, appPassword: randomBytes(18).toString('base64url') }
-  expect(await migrateDatabase(rotated)).toEqual({ roleCreated: false, applied: 1 })
+  expect(await migrateDatabase(rotated)).toEqual({ roleCreated: false, applied: journal.entries.length })
   const again = connectAs(db, appUser, rotated.appPassword)
   expect(await again`select 1 as ok`).toEqual([{ ok: 1 }])
   await again.end()

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import journal from '../drizzle/meta/_journal.json' with { type: 'json' }
 import { type AppUnderTest, createNote, startApp } from './support/harness.ts'
 
 let app: AppUnderTest
@@ -186,7 +187,7 @@ describe('GET /health', () => {
     expect(reply.json).toMatchObject({
       status: 'ok',
       database: 'reachable',
-      migrations: { current: true, applied: 1 },
+      migrations: { current: true, applied: journal.entries.length },
     })
   })
 })

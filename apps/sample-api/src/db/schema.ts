@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { index, integer, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 import { uuidv7 } from './uuidv7.ts'
 
 /**
@@ -36,3 +36,27 @@ export const notes = pgTable(
 
 export type Note = typeof notes.$inferSelect
 export type NewNote = typeof notes.$inferInsert
+
+/**
+ * One row per `Idempotency-Key` a client sent with `POST /notes`, written in the same transaction as the
+ * note, so a retry after a lost answer replays the stored response instead of writing a second note.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    key: text('key').primaryKey(),
+    /** SHA-256 (hex) of method, path and canonical body: the same key with another request answers 422. */
+    requestHash: text('request_hash').notNull(),
+    // The stored response. Null only inside the transaction that claimed the key: it writes the note and
+    // fills these before it commits, so no other session ever sees a key without its response.
+    status: integer('status'),
+    /** The response headers worth replaying (Location, ETag, Content-Type). */
+    headers: jsonb('headers').$type<Record<string, string>>(),
+    body: text('body'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  // Expiry and purge walk the oldest rows first.
+  (t) => [index('idempotency_keys_created_at_idx').on(t.createdAt)],
+)
+
+export type IdempotencyKey = typeof idempotencyKeys.$inferSelect

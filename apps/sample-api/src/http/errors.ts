@@ -1,18 +1,9 @@
 import type { MiddlewareObj, Request } from '@middy/core'
+import { findInChain } from './cause-chain.ts'
 import { ProblemError } from './problem.ts'
+import { unavailableProblem } from './unavailable.ts'
 
-/** Walks `error` and its `cause` chain, returning the first link `match` accepts. */
-export const findInChain = <T>(
-  error: unknown,
-  match: (e: Record<string, unknown>) => e is T & Record<string, unknown>,
-) => {
-  let current = error
-  for (let depth = 0; current && typeof current === 'object' && depth < 8; depth++) {
-    if (match(current as Record<string, unknown>)) return current as T
-    current = (current as { cause?: unknown }).cause
-  }
-  return undefined
-}
+export { findInChain }
 
 const hasCode =
   (code: string) =>
@@ -21,15 +12,6 @@ const hasCode =
 
 /** Unique constraints the schema declares, mapped to the field a client can change. */
 const uniqueFields: Record<string, string> = { notes_slug_key: 'body.slug' }
-
-/** Seconds a client should wait before retrying a 503. */
-const retryAfterSeconds = '1'
-
-const unavailable = (detail: string, cause: unknown) =>
-  new ProblemError(503, 'service-unavailable', 'Service unavailable', detail, {
-    headers: { 'Retry-After': retryAfterSeconds },
-    cause,
-  })
 
 /**
  * Maps any error to the problem the client sees. Only ProblemErrors and Middy's own 4xx errors keep their
@@ -119,23 +101,8 @@ export const toProblem = (error: unknown): ProblemError => {
     )
   }
 
-  // Exhaustion (RdsError TOO_MANY_CONNECTIONS or a bare SQLSTATE 53300), or anything the rds / kms-env
-  // middlewares mark retryable (throttling, failover, a timeout inside the Lambda budget).
-  if (findInChain(error, hasCode('TOO_MANY_CONNECTIONS')) || findInChain(error, hasCode('53300'))) {
-    return unavailable(
-      'The database is at its connection limit; retry after the delay in Retry-After.',
-      error,
-    )
-  }
-  if (
-    findInChain(error, (x): x is { retryable: true } => x.retryable === true) ||
-    e.name === 'TimeoutError'
-  ) {
-    return unavailable(
-      'A dependency is temporarily unavailable; retry after the delay in Retry-After.',
-      error,
-    )
-  }
+  const unavailable = unavailableProblem(error)
+  if (unavailable) return unavailable
 
   return new ProblemError(
     500,

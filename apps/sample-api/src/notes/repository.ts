@@ -7,6 +7,7 @@ import { encodeCursor } from './cursor.ts'
 import type { CreateNote, ListQuery, UpdateNote } from './schemas.ts'
 
 export type Db = PostgresJsDatabase<typeof schema>
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
 
 /**
  * The hot statements, built once per drizzle instance (drizzle's query builder costs more CPU than the
@@ -42,14 +43,26 @@ const statements = (db: Db) => {
   return built
 }
 
+const newNote = (input: CreateNote) => ({
+  id: uuidv7(),
+  title: input.title,
+  body: input.body,
+  tags: input.tags,
+  slug: input.slug ?? null,
+})
+
 export const insertNote = async (db: Db, input: CreateNote): Promise<Note> => {
-  const [row] = await statements(db).insert.execute({
-    id: uuidv7(),
-    title: input.title,
-    body: input.body,
-    tags: input.tags,
-    slug: input.slug ?? null,
-  })
+  const [row] = await statements(db).insert.execute(newNote(input))
+  if (!row) throw new Error('INSERT … RETURNING returned no row')
+  return row
+}
+
+/**
+ * The same INSERT inside a transaction: built per call (a built statement is bound to the pool, not to `tx`),
+ * named so that postgres.js still prepares it once per connection.
+ */
+export const insertNoteIn = async (tx: Tx, input: CreateNote): Promise<Note> => {
+  const [row] = await tx.insert(notes).values(newNote(input)).returning().prepare('notes_insert_tx').execute()
   if (!row) throw new Error('INSERT … RETURNING returned no row')
   return row
 }
@@ -94,7 +107,6 @@ export type WriteOutcome<T> =
   | { ok: false; reason: 'not-found' }
   | { ok: false; reason: 'version-mismatch'; current: number }
 
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0]
 type Refusal = Extract<WriteOutcome<never>, { ok: false }>
 
 /** Locks the note (FOR UPDATE) and checks the precondition; a refusal, or undefined to go ahead. */

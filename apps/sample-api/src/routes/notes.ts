@@ -7,7 +7,8 @@ import { notFound } from '../http/problem.ts'
 import { json, noContent } from '../http/response.ts'
 import { type ValidateOptions, validate } from '../http/validation.ts'
 import { etagOf, parseIfMatch, preconditionRequired, versionMismatch } from '../notes/etag.ts'
-import { deleteNote, findNote, insertNote, listNotes, updateNote } from '../notes/repository.ts'
+import { idempotency, parseIdempotencyKey, requestHash, withIdempotencyKey } from '../notes/idempotency.ts'
+import { deleteNote, findNote, insertNote, insertNoteIn, listNotes, updateNote } from '../notes/repository.ts'
 import {
   type CreateNote,
   createNoteBody,
@@ -39,9 +40,16 @@ const noteResponse = (status: number, note: Note, headers: Record<string, string
 
 const missing = (id: string) => notFound(`No note has id ${id}.`)
 
+const created = (note: Note) => noteResponse(201, note, { Location: `/notes/${note.id}` })
+
 const createNote: Handler<Validated<CreateNote>> = async (event, context) => {
-  const note = await insertNote(context.db, event.body)
-  return noteResponse(201, note, { Location: `/notes/${note.id}` })
+  const key = parseIdempotencyKey(event.headers[idempotency.header])
+  if (key === undefined) return created(await insertNote(context.db, event.body))
+  const { method, path } = event.requestContext.http
+  const hash = requestHash(method, path, event.body)
+  return withIdempotencyKey(context.db, { key, hash }, async (tx) =>
+    created(await insertNoteIn(tx, event.body)),
+  )
 }
 
 const listNotesHandler: Handler<Validated<unknown, ListQuery>> = async (event, context) => {

@@ -83,6 +83,8 @@ export interface AppUnderTest {
   metricDocuments: () => Array<Record<string, unknown>>
   /** Notes table row count, read as the admin. */
   count(): Promise<number>
+  /** Another warm container of the same function: its own createApp, rds client and connection. */
+  container(): ReturnType<typeof invoker>
   close(): Promise<void>
 }
 
@@ -182,6 +184,8 @@ export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderT
       const [row] = await database.sql`select count(*)::int as n from notes`
       return (row as { n: number }).n
     },
+    container: () =>
+      invoker(createApp({ ...appOptions, cacheKey: `${passwordEnvVar}:${++sequence}` }), options.timeoutMs),
     close: async () => {
       delete process.env[passwordEnvVar]
       observed.stop()

@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto'
+import { type PostgresCluster, startPostgres, startTcpProxy, type TcpProxy } from '@rdskit/testing'
+import { sharedPostgres } from '@rdskit/testing/vitest'
+import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
+import { commitGate } from './support/commit-gate.ts'
+import { type AppUnderTest, type Reply, startApp } from './support/harness.ts'
+
+/** A 503 body carries fixed sentences only: no secret, no SQL, no parameter, no host or SQLSTATE. */
+const expectNothingLeaked = (app: AppUnderTest, reply: Reply, ...parameters: string[]) => {
+  const everything = [...app.logs, reply.body].join('\n')
+  expect(everything).not.toContain(app.password)
+  expect(everything).not.toContain(app.ciphertext.slice(0, 40))
+  for (const parameter of parameters) expect(reply.body).not.toContain(parameter)
+  expect(reply.body).not.toMatch(
+    /insert|select|commit|idempotency_keys|notes_|127\.0\.0\.1|SQLSTATE|ECONN|RdsError/i,
+  )
+}
+
+const post = (app: AppUnderTest, body: unknown, key: string) =>
+  app.invoke('POST', '/notes', { body, headers: { 'idempotency-key': key } })
+
+const notesTitled = async (app: AppUnderTest, title: string) =>
+  (await app.database.sql<{ id: string }[]>`select id from notes where title = ${title}`).map((r) => r.id)
+
+describe('a write cut off mid-flight (TCP reset through a proxy)', () => {
+  let proxy: TcpProxy
+  let app: AppUnderTest
+  beforeAll(async () => {
+    const database = await sharedPostgres.testDatabase()
+    proxy = await startTcpProxy({ target: { host: database.host, port: database.port } })
+    app = await startApp({ database: { ...database, host: proxy.host, port: proxy.port }, timeoutMs: 5_000 })
+  })
+  afterAll(async () => {
+    await app?.close()
+    await proxy?.stop()
+  })
+
+  test('reset before the server saw it: 503 write-outcome-unknown, and the retry with the same key writes exactly one note', async () => {
+    const title = `cut early ${randomUUID()}`
+    const key = randomUUID()
+    expect((await app.invoke('GET', '/notes?limit=1')).status).toBe(200) // a warm connection
+    proxy.resetOnNextData(0)
+    const cut = await post(app, { title }, key)
+    expect(cut.status).toBe(503)
+    expect(cut.headers['retry-after']).toBe('1')
+    expect(cut.headers['content-type']).toBe('application/problem+json')
+    expect(cut.json).toMatchObject({
+      type: 'urn:rdskit:problem:write-outcome-unknown',
+      status: 503,
+      detail: expect.stringMatching(/may or may not have been applied.*same Idempotency-Key/),
+    })
+    expectNothingLeaked(app, cut, title, key)
+    expect(await notesTitled(app, title)).toEqual([])
+
+    const retry = await post(app, { title }, key)
+    expect(retry.status).toBe(201)
+    expect(retry.headers['idempotent-replayed']).toBeUndefined()
+    expect(await notesTitled(app, title)).toEqual([retry.json.id])
+  })
+
+  test('reset while COMMIT was on its way: 503 write-outcome-unknown, the note committed, and the retry replays it', async () => {
+    const title = `cut at commit ${randomUUID()}`
+    const key = randomUUID()
+    const gate = await commitGate(app.database, title)
+    try {
+      const pending = post(app, { title }, key)
+      await gate.waitFor('advisory') // the COMMIT reached the server and waits at the gate
+      proxy.resetAll()
+      const cut = await pending
+      expect(cut.status).toBe(503)
+      expect(cut.json.type).toBe('urn:rdskit:problem:write-outcome-unknown')
+      expectNothingLeaked(app, cut, title, key)
+      // The server finishes the COMMIT it received; the client could not know.
+      await gate.open()
+      await vi.waitFor(
+        async () => {
+          if ((await notesTitled(app, title)).length === 0) throw new Error('not committed yet')
+        },
+        { timeout: 10_000, interval: 20 },
+      )
+    } finally {
+      await gate.remove()
+    }
+    const retry = await post(app, { title }, key)
+    expect(retry.status).toBe(201)
+    expect(retry.headers['idempotent-replayed']).toBe('true')
+    expect(await notesTitled(app, title)).toEqual([retry.json.id])
+  })
+})
+
+describe('a stopped server', () => {
+  let cluster: PostgresCluster
+  let app: AppUnderTest
+  beforeAll(async () => {
+    cluster = await startPostgres()
+    app = await startApp({ database: await cluster.createDatabase(), timeoutMs: 3_000 })
+  })
+  afterAll(async () => {
+    await app?.close()
+    await cluster?.stop()
+  })
+
+  test('answers 503 service-unavailable with Retry-After within the invocation budget, for reads and keyed writes', async () => {
+    expect((await app.invoke('GET', '/notes')).status).toBe(200)
+    await cluster.stop()
+    for (const request of [
+      () => app.invoke('GET', '/notes'),
+      () => post(app, { title: 'while down' }, randomUUID()),
+    ]) {
+      const started = performance.now()
+      const reply = await request()
+      expect(reply.status).toBe(503)
+      expect(reply.headers['retry-after']).toBe('1')
+      // Nothing reached a server: the outcome is known (not applied), so this is not write-outcome-unknown.
+      expect(reply.json.type).toBe('urn:rdskit:problem:service-unavailable')
+      expect(performance.now() - started).toBeLessThan(3_000)
+      expectNothingLeaked(app, reply, 'while down')
+    }
+  })
+})
