@@ -11,11 +11,11 @@ import {
   statfs,
   writeFile,
 } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { MajorVersion, ServerBinaries } from './binaries.ts'
-import { type OsUser, writeOwned } from './os-user.ts'
+import { type OsUser, serverOsUser, writeOwned } from './os-user.ts'
 import { runAs } from './process.ts'
+import { serverTempDir } from './reachable.ts'
 import { startWatchdog } from './watchdog.ts'
 
 const ramDir = '/dev/shm'
@@ -24,7 +24,7 @@ const ramNeeded = 1024 ** 3
 /**
  * Where clusters live: RAM (/dev/shm) when it has a gigabyte free, because every write there is several times
  * faster than on a build machine's virtual disk (initdb 0.4 s instead of 1.15 s here); else the temp dir.
- * Docker's default 64 MB /dev/shm falls back to the temp dir.
+ * Docker's default 64 MB /dev/shm falls back to the temp dir (one the server's OS user can reach).
  */
 export async function clusterBaseDir(): Promise<string> {
   try {
@@ -32,7 +32,7 @@ export async function clusterBaseDir(): Promise<string> {
     await access(ramDir, constants.W_OK)
     if (stats.bavail * stats.bsize >= ramNeeded) return ramDir
   } catch {}
-  return tmpdir()
+  return serverTempDir(await serverOsUser())
 }
 
 export interface Template {
@@ -65,7 +65,7 @@ async function loadOrBuild(binaries: ServerBinaries, version: MajorVersion, user
     .update(`${await realpath(binaries.initdb)}\0${process.getuid?.()}\0${initdbArgs('', '').join(' ')}`)
     .digest('hex')
     .slice(0, 12)
-  const home = join(tmpdir(), `rdskit-pg-template-${version}-${key}`)
+  const home = join(await serverTempDir(user), `rdskit-pg-template-${version}-${key}`)
   const existing = await load(home)
   if (existing) return existing
 

@@ -1,5 +1,4 @@
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { waitForPort } from '../net/free-port.ts'
 import { findSystemBinary } from '../system-binary.ts'
@@ -7,6 +6,7 @@ import { serverOsUser, writeOwned } from './os-user.ts'
 import type { PgBouncer, StartPgBouncerOptions } from './pgbouncer.types.ts'
 import { pgBouncerIni, pgBouncerSettings, userList } from './pgbouncer-config.ts'
 import { startOnFreePort } from './process.ts'
+import { serverTempDir } from './reachable.ts'
 import { makeServerCertificates } from './tls.ts'
 import { startWatchdog } from './watchdog.ts'
 
@@ -23,7 +23,7 @@ export async function startPgBouncer(options: StartPgBouncerOptions): Promise<Pg
     )
   }
   const user = await serverOsUser()
-  const dir = await mkdtemp(join(tmpdir(), 'rdskit-pgbouncer-'))
+  const dir = await mkdtemp(join(await serverTempDir(user), 'rdskit-pgbouncer-'))
   const ini = join(dir, 'pgbouncer.ini')
   const watchdog = startWatchdog({ marker: ini, dir, signal: 'TERM' })
   let stopProcess: (() => Promise<void>) | undefined
