@@ -1,7 +1,18 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { realpathSync } from 'node:fs'
-import { access, chmod, constants, lstat, mkdtemp, readFile, realpath, rename, rm } from 'node:fs/promises'
+import {
+  access,
+  chmod,
+  constants,
+  copyFile,
+  lstat,
+  mkdtemp,
+  readFile,
+  realpath,
+  rename,
+  rm,
+} from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { arch, platform } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -78,10 +89,10 @@ export async function stageBinaries(
   user: OsUser | undefined,
 ): Promise<ServerBinaries> {
   const native = dirname(dirname(await realpath(installed.initdb)))
-  const { name, version: packageVersion } = JSON.parse(
-    await readFile(join(native, '..', 'package.json'), 'utf8'),
-  ) as { name: string; version: string }
-  const key = createHash('sha256').update(`${name}@${packageVersion}`).digest('hex').slice(0, 12)
+  const key = createHash('sha256')
+    .update(await binaryIdentity(installed.initdb))
+    .digest('hex')
+    .slice(0, 12)
   const home = join(await serverTempDir(user), `rdskit-pg-bin-${version}-${key}`)
   const staged = {
     initdb: join(home, 'native', 'bin', 'initdb'),
@@ -99,6 +110,8 @@ export async function stageBinaries(
       await rm(join(building, 'native'), { recursive: true, force: true })
       await run('cp', ['-a', native, join(building, 'native')])
     })
+    // The package's manifest beside it, so binaryIdentity() names the copy as it names the original.
+    await copyFile(join(native, '..', 'package.json'), join(building, 'package.json'))
     // Another process may have finished the same copy first: then ours goes and theirs is used.
     await rename(building, home).catch(() => rm(building, { recursive: true, force: true }))
   } catch (cause) {
@@ -123,5 +136,25 @@ async function usableStage(home: string, postgres: string): Promise<boolean> {
     return true
   } catch {
     return false
+  }
+}
+
+/**
+ * What a build of the server binaries is, independent of where it is installed: the binary package's
+ * `name@version` (one version is one build), or the binary's real path when no manifest sits beside it.
+ * Caches made from the binaries (staged copies, data directory templates) are named after it, so every
+ * checkout on a machine shares them instead of leaving one set per clone in the temp dir.
+ */
+export async function binaryIdentity(initdb: string): Promise<string> {
+  const real = await realpath(initdb)
+  try {
+    const manifest = join(dirname(dirname(dirname(real))), 'package.json')
+    const { name, version } = JSON.parse(await readFile(manifest, 'utf8')) as {
+      name: string
+      version: string
+    }
+    return `${name}@${version}`
+  } catch {
+    return real
   }
 }

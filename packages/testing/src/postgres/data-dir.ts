@@ -1,18 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
-import {
-  access,
-  chown,
-  constants,
-  mkdtemp,
-  readFile,
-  realpath,
-  rename,
-  rm,
-  statfs,
-  writeFile,
-} from 'node:fs/promises'
+import { access, chown, constants, mkdtemp, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { MajorVersion, ServerBinaries } from './binaries.ts'
+import { binaryIdentity, type MajorVersion, type ServerBinaries } from './binaries.ts'
 import { type OsUser, serverOsUser, writeOwned } from './os-user.ts'
 import { runAs } from './process.ts'
 import { serverTempDir } from './reachable.ts'
@@ -45,8 +34,8 @@ const templates = new Map<MajorVersion, Promise<Template>>()
 
 /**
  * An initdb'd data directory per major version, made once per machine (in the temp dir, on disk) and copied
- * for each cluster: copying takes ~60 ms where initdb takes a second. The name carries the binary's path (so
- * its version) and the uid; a template is built aside and renamed into place, so a half-built one is never used.
+ * for each cluster: copying takes ~60 ms where initdb takes a second. The name carries the binaries' identity
+ * (package and version, shared by every checkout) and the uid; a template is built aside and renamed into place, so a half-built one is never used.
  */
 export function clusterTemplate(binaries: ServerBinaries, version: MajorVersion, user: OsUser | undefined) {
   let found = templates.get(version)
@@ -62,7 +51,9 @@ export function clusterTemplate(binaries: ServerBinaries, version: MajorVersion,
 
 async function loadOrBuild(binaries: ServerBinaries, version: MajorVersion, user: OsUser | undefined) {
   const key = createHash('sha256')
-    .update(`${await realpath(binaries.initdb)}\0${process.getuid?.()}\0${initdbArgs('', '').join(' ')}`)
+    .update(
+      `${await binaryIdentity(binaries.initdb)}\0${process.getuid?.()}\0${initdbArgs('', '').join(' ')}`,
+    )
     .digest('hex')
     .slice(0, 12)
   const home = join(await serverTempDir(user), `rdskit-pg-template-${version}-${key}`)
