@@ -21,7 +21,14 @@ describe('the published package', () => {
     for (const file of files)
       expect(file).toMatch(/^(dist\/[\w-]+\.(js|d\.ts)|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/)
     expect(files).toEqual(
-      expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'README.md', 'CHANGELOG.md', 'LICENSE']),
+      expect.arrayContaining([
+        'dist/index.js',
+        'dist/index.d.ts',
+        'dist/cli.js',
+        'README.md',
+        'CHANGELOG.md',
+        'LICENSE',
+      ]),
     )
   })
 
