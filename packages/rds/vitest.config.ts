@@ -6,6 +6,7 @@ export default defineConfig({
     globalSetup: ['@rdskit/testing/global-setup'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.json' },
+    // test/*.test-d.ts are type assertions (expect-type): `pnpm typecheck` (tsc on tsconfig.json, part of
+    // `pnpm test`) fails on any of them; vitest's typecheck mode would run tsc again and print a notice.
   },
 })

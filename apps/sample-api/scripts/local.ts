@@ -10,10 +10,11 @@
  *   DATABASE_URL=postgres://user:pass@host:5432/db   use that database (and that user) instead;
  *                                                    ?sslrootcert=/path/ca.pem trusts that CA for verify-full
  *   KMS_KEY_ID=arn:aws:kms:…  (+ AWS credentials)   use real KMS with that key instead
- *   PORT=3000  FUNCTION_NAME=rdskit-sample-api  POWERTOOLS_LOG_LEVEL=INFO
+ *   PORT=3000  FUNCTION_NAME=rdskit-sample-api  POWERTOOLS_LOG_LEVEL=INFO   (PORT=0 picks a free port)
  */
 import { randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { migrate } from '@rdskit/rds'
@@ -23,8 +24,34 @@ import { encryptWithCli } from '../src/local/encrypt.ts'
 import { appDir } from '../src/local/paths.ts'
 
 const functionName = process.env.FUNCTION_NAME || 'rdskit-sample-api'
-const port = Number(process.env.PORT ?? 3000)
 const say = (line: string) => process.stderr.write(`[local] ${line}\n`)
+
+/** PORT as a TCP port number (0 picks a free one); anything else ends the run with a one-line reason. */
+const portFromEnv = (raw = process.env.PORT || '3000'): number => {
+  const port = Number(raw)
+  if (/^\d+$/.test(raw) && port <= 65_535) return port
+  say(`PORT must be a port number from 0 to 65535 (0 picks a free one); got ${JSON.stringify(raw)}`)
+  process.exit(2)
+}
+const port = portFromEnv()
+
+const portBusy = (port: number) =>
+  `port ${port} on 127.0.0.1 is already in use (another sample API still running?): ` +
+  `stop that process, or choose another port, e.g. PORT=${port === 3000 ? 3001 : port + 1}`
+
+/**
+ * Fails fast on a busy port, before PostgreSQL starts; the real listen below still reports a port taken in
+ * between with the same message.
+ */
+const checkPortFree = (port: number) =>
+  new Promise<boolean>((resolve, reject) => {
+    if (port === 0) return resolve(true)
+    const probe = createServer()
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(false) : reject(error),
+    )
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)))
+  })
 
 const cleanups: (() => Promise<unknown>)[] = []
 let stopping = false
@@ -96,6 +123,10 @@ const databaseFromUrl = (raw: string): Database => {
 }
 
 const main = async () => {
+  if (!(await checkPortFree(port))) {
+    say(portBusy(port))
+    process.exit(1)
+  }
   const db = process.env.DATABASE_URL ? databaseFromUrl(process.env.DATABASE_URL) : await throwawayDatabase()
   if (process.env.DATABASE_URL)
     say(`database ${db.host}:${db.port}/${db.database} as ${db.user} (DATABASE_URL)`)
@@ -162,6 +193,7 @@ const main = async () => {
 }
 
 main().catch(async (error: unknown) => {
-  say(`failed to start: ${(error as Error).message}`)
+  const code = (error as NodeJS.ErrnoException).code
+  say(code === 'EADDRINUSE' ? portBusy(port) : `failed to start: ${(error as Error).message}`)
   await stop(1)
 })

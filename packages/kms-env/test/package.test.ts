@@ -12,16 +12,23 @@ describe('the published package', () => {
     expect(built).toBe(true)
   })
 
-  it('packs only dist JavaScript and declarations, the README, the LICENSE and package.json', async () => {
+  it('packs only dist JavaScript and declarations, the README, the CHANGELOG, the LICENSE and package.json', async () => {
     const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
       cwd: root,
     })
     const files =
       (JSON.parse(stdout) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map((f) => f.path) ?? []
     for (const file of files)
-      expect(file).toMatch(/^(dist\/[\w-]+\.(js|d\.ts)|README\.md|LICENSE|package\.json)$/)
+      expect(file).toMatch(/^(dist\/[\w-]+\.(js|d\.ts)|README\.md|CHANGELOG\.md|LICENSE|package\.json)$/)
     expect(files).toEqual(
-      expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'README.md', 'LICENSE']),
+      expect.arrayContaining([
+        'dist/index.js',
+        'dist/index.d.ts',
+        'dist/cli.js',
+        'README.md',
+        'CHANGELOG.md',
+        'LICENSE',
+      ]),
     )
   })
 

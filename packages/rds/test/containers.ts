@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { afterAll } from 'vitest'
 import type { RdsOptions } from '../src/index.ts'
 
 const script = new URL('./fixtures/container.ts', import.meta.url).pathname
@@ -37,6 +39,16 @@ function messages(child: ChildProcess) {
     })
 }
 
+// V8's compiled code shared by the containers of this test file, removed with it.
+let compileCacheDir: string | undefined
+const compileCache = () => {
+  compileCacheDir ??= mkdtempSync(join(tmpdir(), 'rdskit-rds-compile-cache-'))
+  return compileCacheDir
+}
+afterAll(() => {
+  if (compileCacheDir) rmSync(compileCacheDir, { recursive: true, force: true })
+})
+
 /**
  * Starts `count` containers (separate Node processes, each its own middleware and client), waits until all
  * are loaded, invokes all at once, and returns their outcomes. They keep their connections until `release()`.
@@ -50,7 +62,7 @@ export async function runContainers(
     ...process.env,
     RDS_CONTAINER: JSON.stringify({ options, budgetMs, statement }),
     // 20 processes load the same modules: share V8's compiled code between them.
-    NODE_COMPILE_CACHE: join(tmpdir(), 'rdskit-rds-compile-cache'),
+    NODE_COMPILE_CACHE: compileCache(),
   }
   const children = Array.from({ length: count }, () =>
     spawn(process.execPath, ['--no-warnings', script], { env, stdio: ['pipe', 'pipe', 'inherit'] }),

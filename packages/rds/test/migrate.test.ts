@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sharedPostgres } from '@rdskit/testing/vitest'
@@ -77,6 +77,7 @@ describe('migrate()', () => {
         await database.sql`select count(*)::int as n from information_schema.tables where table_name = 'ok'`
       expect(tables[0]?.n).toBe(0)
     } finally {
+      rmSync(folder, { recursive: true, force: true })
       await database.drop()
     }
   })

@@ -11,10 +11,16 @@ export interface LocalProcess {
   interrupt(): Promise<number | null>
 }
 
-/** Spawns scripts/local.ts (what `pnpm start` runs) on a free port and waits for its URL. */
-export const startLocalProcess = async (env: Record<string, string>): Promise<LocalProcess> => {
-  const child = spawn(process.execPath, [join(appDir, 'scripts', 'local.ts')], {
-    cwd: appDir,
+/**
+ * Spawns scripts/local.ts (what `pnpm start` runs) on a free port and waits for its URL; `fromAppDir` runs
+ * the copy of the app found there instead.
+ */
+export const startLocalProcess = async (
+  env: Record<string, string>,
+  fromAppDir = appDir,
+): Promise<LocalProcess> => {
+  const child = spawn(process.execPath, [join(fromAppDir, 'scripts', 'local.ts')], {
+    cwd: fromAppDir,
     env: { ...process.env, PORT: '0', DATABASE_URL: '', KMS_KEY_ID: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -1,12 +1,19 @@
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { App } from 'aws-cdk-lib'
 import { Template } from 'aws-cdk-lib/assertions'
+import { afterAll } from 'vitest'
 import { putEsbuildOnPath } from '../../infra/bundling.ts'
 import { SampleApiKeyStack, SampleApiStack, type SampleApiStackProps } from '../../infra/stack.ts'
 
 export const testEnv = { account: '123456789012', region: 'us-east-1' }
+
+// Every cloud assembly this test file synthesized (bundles included) goes when the file is done.
+const outdirs: string[] = []
+afterAll(() => {
+  for (const outdir of outdirs.splice(0)) rmSync(outdir, { recursive: true, force: true })
+})
 
 /**
  * Synthesizes both stacks offline (availability zones given as context, NodejsFunction bundling with the
@@ -19,6 +26,7 @@ export const synth = (
 ) => {
   putEsbuildOnPath()
   const outdir = mkdtempSync(join(tmpdir(), 'rdskit-cdk-'))
+  outdirs.push(outdir)
   const app = new App({
     outdir,
     context: {

@@ -1,11 +1,12 @@
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { migrate, RdsError } from '../../src/index.ts'
 
 const migrationsFolder = mkdtempSync(join(tmpdir(), 'rdskit-migrate-logger-'))
+afterAll(() => rmSync(migrationsFolder, { recursive: true, force: true }))
 
 /** A port nothing listens on: migrate() gets as far as connecting, then fails fast (no server needed). */
 async function closedPort(): Promise<number> {

@@ -1,19 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
-import {
-  access,
-  chown,
-  constants,
-  mkdtemp,
-  readFile,
-  realpath,
-  rename,
-  rm,
-  statfs,
-  writeFile,
-} from 'node:fs/promises'
+import { access, chown, constants, mkdtemp, readFile, rename, rm, statfs, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { MajorVersion, ServerBinaries } from './binaries.ts'
-import { type OsUser, writeOwned } from './os-user.ts'
+import { binaryIdentity, type MajorVersion, type ServerBinaries } from './binaries.ts'
+import { type OsUser, serverOsUser, writeOwned } from './os-user.ts'
 import { runAs } from './process.ts'
 import { serverTempDir } from './reachable.ts'
 import { startWatchdog } from './watchdog.ts'
@@ -24,7 +13,7 @@ const ramNeeded = 1024 ** 3
 /**
  * Where clusters live: RAM (/dev/shm) when it has a gigabyte free, because every write there is several times
  * faster than on a build machine's virtual disk (initdb 0.4 s instead of 1.15 s here); else the temp dir.
- * Docker's default 64 MB /dev/shm falls back to the temp dir.
+ * Docker's default 64 MB /dev/shm falls back to the temp dir (one the server's OS user can reach).
  */
 export async function clusterBaseDir(user?: OsUser): Promise<string> {
   try {
@@ -32,7 +21,7 @@ export async function clusterBaseDir(user?: OsUser): Promise<string> {
     await access(ramDir, constants.W_OK)
     if (stats.bavail * stats.bsize >= ramNeeded) return ramDir
   } catch {}
-  return serverTempDir(user)
+  return serverTempDir(user ?? (await serverOsUser()))
 }
 
 export interface Template {
@@ -45,8 +34,8 @@ const templates = new Map<MajorVersion, Promise<Template>>()
 
 /**
  * An initdb'd data directory per major version, made once per machine (in the temp dir, on disk) and copied
- * for each cluster: copying takes ~60 ms where initdb takes a second. The name carries the binary's path (so
- * its version) and the uid; a template is built aside and renamed into place, so a half-built one is never used.
+ * for each cluster: copying takes ~60 ms where initdb takes a second. The name carries the binaries' identity
+ * (package and version, shared by every checkout) and the uid; a template is built aside and renamed into place, so a half-built one is never used.
  */
 export function clusterTemplate(binaries: ServerBinaries, version: MajorVersion, user: OsUser | undefined) {
   let found = templates.get(version)
@@ -62,7 +51,9 @@ export function clusterTemplate(binaries: ServerBinaries, version: MajorVersion,
 
 async function loadOrBuild(binaries: ServerBinaries, version: MajorVersion, user: OsUser | undefined) {
   const key = createHash('sha256')
-    .update(`${await realpath(binaries.initdb)}\0${process.getuid?.()}\0${initdbArgs('', '').join(' ')}`)
+    .update(
+      `${await binaryIdentity(binaries.initdb)}\0${process.getuid?.()}\0${initdbArgs('', '').join(' ')}`,
+    )
     .digest('hex')
     .slice(0, 12)
   const home = join(await serverTempDir(user), `rdskit-pg-template-${version}-${key}`)

@@ -1,7 +1,6 @@
 import { type MajorVersion, type ServerBinaries, serverBinaries } from './binaries.ts'
 import { clusterBaseDir, clusterTemplate, type Template } from './data-dir.ts'
 import { type OsUser, serverOsUser } from './os-user.ts'
-import { reachableBinaries } from './reachable.ts'
 
 export const versions: readonly MajorVersion[] = [15, 16, 17]
 
@@ -22,10 +21,7 @@ export async function serverSetup(version: MajorVersion = 17): Promise<ServerSet
     throw new TypeError(`version must be one of ${versions.join(', ')}; got ${JSON.stringify(version)}`)
   }
   const user = await serverOsUser()
-  const [binaries, baseDir] = await Promise.all([
-    serverBinaries(version).then((found) => reachableBinaries(found, user)),
-    clusterBaseDir(user),
-  ])
+  const [binaries, baseDir] = await Promise.all([serverBinaries(version), clusterBaseDir(user)])
   const template = await clusterTemplate(binaries, version, user)
   return { version, binaries, user, baseDir, template }
 }
