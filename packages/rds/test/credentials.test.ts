@@ -6,13 +6,13 @@ import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
 import { afterAll, describe, expect, it } from 'vitest'
 import { rds } from '../src/index.ts'
-import { container, lambdaContext, resetAll, sleep, uniqueKey } from './helpers.ts'
+import { container, lambdaContext, resetAll, sharedTls, sleep, uniqueKey } from './helpers.ts'
 
 afterAll(resetAll)
 
 const database = await sharedPostgres.testDatabase()
 const cluster = await sharedPostgres.cluster()
-const tls = cluster.ca ? { ca: cluster.ca } : (false as const)
+const tls = sharedTls()
 const secret = () => `pw-${randomBytes(9).toString('hex')}`
 
 async function role() {
@@ -140,7 +140,7 @@ describe('expiring tokens (as IAM authentication issues them)', () => {
       database: database.database,
       username: app.name,
       password: issued[0],
-      ssl: cluster.ca ? { ca: cluster.ca } : false,
+      ssl: tls,
       max: 1,
     })
     await expect(stale`select 1`).rejects.toMatchObject({ code: '28P01' })

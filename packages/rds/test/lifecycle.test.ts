@@ -4,13 +4,13 @@ import { sharedPostgres } from '@rdskit/testing/vitest'
 import { sql } from 'drizzle-orm'
 import { afterAll, expect, it } from 'vitest'
 import { close, rds } from '../src/index.ts'
-import { lambdaContext, resetAll, sleep } from './helpers.ts'
+import { lambdaContext, resetAll, sharedTls, sleep } from './helpers.ts'
 
 const cluster = await sharedPostgres.cluster()
 const first = await sharedPostgres.testDatabase()
 const second = await sharedPostgres.testDatabase()
 afterAll(resetAll)
-const tls = cluster.ca ? { ca: cluster.ca } : (false as const)
+const tls = sharedTls()
 
 function handlerFor(applicationName: string, cacheKey: string) {
   return middy()

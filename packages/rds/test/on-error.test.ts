@@ -41,9 +41,8 @@ describe('onError of an invocation that never reached rds', () => {
 describe('onError of an invocation that reached the database', () => {
   it("leaves the handler's other I/O errors alone and still classifies the database's", async () => {
     const database = await sharedPostgres.testDatabase()
-    const cluster = await sharedPostgres.cluster()
     const c = container(
-      { config: configOf(database), tls: cluster.ca ? { ca: cluster.ca } : false, logger: { warn() {} } },
+      { config: configOf(database), logger: { warn() {} } },
       async (event, ctx) => {
         await ctx.db.execute(sql`select 1`)
         const { fail } = event as { fail: 'fetch' | 'database' }

@@ -4,11 +4,9 @@ import { afterAll, expect, it } from 'vitest'
 import { configOf, container, resetAll } from './helpers.ts'
 
 const database = await sharedPostgres.testDatabase()
-const cluster = await sharedPostgres.cluster()
 afterAll(resetAll)
 const base = {
   config: configOf(database),
-  tls: cluster.ca ? { ca: cluster.ca } : (false as const),
   logger: { warn() {} },
 }
 
