@@ -76,10 +76,10 @@ async function executing(applicationName: string, query: string, waiting: 'Lock'
 /** Resolves once backend `pid` has exited (it finished what it had received, then found its client gone). */
 async function gone(pid: number) {
   await expect
-    .poll(
-      async () => (await database.sql`select 1 from pg_stat_activity where pid = ${pid}`).length,
-      { timeout: 10_000, interval: 10 },
-    )
+    .poll(async () => (await database.sql`select 1 from pg_stat_activity where pid = ${pid}`).length, {
+      timeout: 10_000,
+      interval: 10,
+    })
     .toBe(0)
 }
 
