@@ -1,10 +1,10 @@
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, expect, test } from 'vitest'
 import { apiBundleBudget } from '../scripts/bundle.ts'
 import type { AppHandler } from '../src/app.ts'
-import { functionName, invoker, type Provisioned, provision } from './support/harness.ts'
+import { functionName, invoker, type Provisioned, provision, sharedCa } from './support/harness.ts'
 import { synth } from './support/synth.ts'
 
 /**
@@ -23,7 +23,10 @@ beforeAll(async () => {
   )
   file = join(outdir, `asset.${String(api?.Properties.Code.S3Key).replace('.zip', '')}`, 'index.mjs')
   env = await provision()
-  // What Lambda sets, plus what the stack sets (DB_TLS relaxed: the test cluster has no certificate).
+  // The test cluster's CA as a file, as the stack points DB_CA_FILE (or Lambda's bundle) at RDS's.
+  const caFile = join(outdir, 'test-cluster-ca.pem')
+  writeFileSync(caFile, sharedCa() ?? '')
+  // What Lambda sets, plus what the stack sets: verify-full against the test cluster's CA.
   Object.assign(process.env, {
     AWS_LAMBDA_FUNCTION_NAME: functionName,
     AWS_REGION: env.kms.region,
@@ -35,7 +38,8 @@ beforeAll(async () => {
     DB_NAME: env.database.database,
     DB_USER: env.role,
     DB_PASSWORD: env.ciphertext,
-    DB_TLS: 'disable',
+    DB_TLS: 'verify-full',
+    DB_CA_FILE: caFile,
     POWERTOOLS_LOG_LEVEL: 'WARN',
   })
   delete process.env.AWS_SESSION_TOKEN

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { expect, test } from 'vitest'
 import { caller, startLocalProcess } from './support/local-process.ts'
@@ -10,7 +13,10 @@ test('DATABASE_URL switches pnpm start to that database and user, and Ctrl-C lea
   await db.sql.unsafe(`create role ${role} login password '${password}'`)
   await db.sql.unsafe(`alter database "${db.database}" owner to ${role}`)
   await db.sql.unsafe(`grant all on schema public to ${role}`)
-  const databaseUrl = `postgres://${role}:${password}@${db.host}:${db.port}/${db.database}?sslmode=disable`
+  // verify-full against the run-wide cluster's CA, as a user's DATABASE_URL names its CA file.
+  const caFile = join(mkdtempSync(join(tmpdir(), 'rdskit-e2e-')), 'ca.pem')
+  writeFileSync(caFile, (await sharedPostgres.cluster()).ca ?? '')
+  const databaseUrl = `postgres://${role}:${password}@${db.host}:${db.port}/${db.database}?sslmode=verify-full&sslrootcert=${encodeURIComponent(caFile)}`
 
   const local = await startLocalProcess({ FUNCTION_NAME: 'rdskit-e2e-url', DATABASE_URL: databaseUrl })
   try {

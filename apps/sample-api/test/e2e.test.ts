@@ -67,12 +67,15 @@ test('serves every route over HTTP through the adapter', async () => {
 test('logs one JSON line per request with the request id the client saw', async () => {
   const { res } = await call('GET', '/health')
   const requestId = res.headers.get('apigw-requestid')
-  await new Promise((r) => setTimeout(r, 50))
-  const line = out()
-    .stdout.split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l))
-    .find((l) => l.requestId === requestId)
+  const lineFor = () =>
+    out()
+      .stdout.split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.requestId === requestId)
+  // The log line is written after the answer: wait for it to reach our pipe.
+  await expect.poll(lineFor).toBeDefined()
+  const line = lineFor()
   expect(line).toMatchObject({ level: 'INFO', message: 'request', status: 200, path: '/health' })
 })
 

@@ -104,8 +104,8 @@ describe('on a cluster with 8 connection slots, held full', () => {
   const holders: postgres.Sql[] = []
 
   beforeAll(async () => {
-    cluster = await startPostgres({ maxConnections: 8 })
-    app = await startApp({ database: await cluster.createDatabase(), timeoutMs: 3_000 })
+    cluster = await startPostgres({ maxConnections: 8, tls: true })
+    app = await startApp({ database: await cluster.createDatabase(), tlsCa: cluster.ca, timeoutMs: 3_000 })
   })
   afterAll(async () => {
     await Promise.all(holders.map((h) => h.end({ timeout: 1 })))
@@ -123,6 +123,7 @@ describe('on a cluster with 8 connection slots, held full', () => {
         database: app.database.database,
         username: role,
         password: app.password,
+        ssl: { ca: cluster.ca as string },
         max: 1,
         onnotice: () => {},
       })
@@ -146,6 +147,10 @@ describe('on a cluster with 8 connection slots, held full', () => {
     expectNoSecrets(app, reply.body)
 
     await Promise.all(holders.splice(0).map((h) => h.end({ timeout: 1 })))
+    // The slots are free once the server has ended the holders' sessions.
+    await expect
+      .poll(async () => (await cluster.sessions({ user: role })).length, { timeout: 10_000 })
+      .toBe(0)
     const recovered = await app.invoke('GET', '/notes')
     expect(recovered.status).toBe(200)
   })

@@ -1,10 +1,16 @@
 import { randomBytes } from 'node:crypto'
+import { getCACertificates, setDefaultCACertificates } from 'node:tls'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import postgres from 'postgres'
 import { expect, test } from 'vitest'
 import journal from '../drizzle/meta/_journal.json' with { type: 'json' }
 import { handler, migrateDatabase } from '../src/migrate-handler.ts'
 import { migrationsFolder } from './support/harness.ts'
+
+const cluster = await sharedPostgres.cluster()
+// The step verifies against the default CA store, which Lambda extends with the RDS bundle
+// (NODE_EXTRA_CA_CERTS); here the test cluster's CA is added to it the same way.
+setDefaultCACertificates([...getCACertificates('default'), cluster.ca as string])
 
 const connectAs = (
   db: { host: string; port: number; database: string },
@@ -17,12 +23,12 @@ const connectAs = (
     database: db.database,
     username,
     password,
+    ssl: { ca: cluster.ca as string },
     max: 1,
     onnotice: () => {},
   })
 
 test('the migrate step creates the app role from a SCRAM verifier, migrates as it, and re-runs idempotently', async () => {
-  const cluster = await sharedPostgres.cluster()
   const db = await sharedPostgres.testDatabase()
   const appUser = `app_${randomBytes(4).toString('hex')}`
   const target = {
@@ -32,7 +38,7 @@ test('the migrate step creates the app role from a SCRAM verifier, migrates as i
     appUser,
     appPassword: randomBytes(18).toString('base64url'),
     master: { username: cluster.user, password: cluster.password },
-    tls: false as const,
+    tls: 'verify-full' as const,
     migrationsFolder,
   }
   expect(await migrateDatabase(target)).toEqual({ roleCreated: true, applied: journal.entries.length })

@@ -12,8 +12,7 @@ it('on Lambda Managed Instances, shares one pool sized by AWS_LAMBDA_MAX_CONCURR
   vi.stubEnv('AWS_LAMBDA_MAX_CONCURRENCY', '3')
   const c = container(
     {
-      config: { ...configOf(database), connection: { application_name: 'managed-instances' } },
-      tls: cluster.ca ? { ca: cluster.ca } : false,
+      config: configOf(database, 'managed-instances'),
       logger: { warn() {} },
     },
     async (_e, ctx) =>

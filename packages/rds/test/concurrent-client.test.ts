@@ -3,8 +3,8 @@ import { sharedPostgres } from '@rdskit/testing/vitest'
 import { eq, sql } from 'drizzle-orm'
 import { afterAll, afterEach, expect, it, vi } from 'vitest'
 import { type RdsDatabase, rds } from '../src/index.ts'
-import { configFor, createItems, items } from './fixtures/items.ts'
-import { lambdaContext, resetAll, sleep, uniqueKey } from './helpers.ts'
+import { createItems, items } from './fixtures/items.ts'
+import { configOf, lambdaContext, resetAll, sharedTls, sleep, uniqueKey } from './helpers.ts'
 
 // Lambda Managed Instances: several invocations at once in one process share one client and its pool.
 // Handlers may use drizzle and the postgres.js client (`context.db.$client`) side by side.
@@ -15,8 +15,8 @@ await createItems(database.sql, 20)
 afterEach(() => vi.unstubAllEnvs())
 afterAll(resetAll)
 
-const tls = cluster.ca ? { ca: cluster.ca } : (false as const)
-const config = (applicationName: string) => configFor(database, applicationName)
+const tls = sharedTls()
+const config = (applicationName: string) => configOf(database, applicationName)
 
 type Kind = 'client' | 'client-slow' | 'client-stream' | 'drizzle' | 'drizzle-slow' | 'execute' | 'invalid'
 type Event = { kind: Kind; id: number }

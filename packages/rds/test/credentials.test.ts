@@ -6,13 +6,13 @@ import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
 import { afterAll, describe, expect, it } from 'vitest'
 import { rds } from '../src/index.ts'
-import { container, lambdaContext, resetAll, sleep, uniqueKey } from './helpers.ts'
+import { container, lambdaContext, resetAll, sharedTls, uniqueKey } from './helpers.ts'
 
 afterAll(resetAll)
 
 const database = await sharedPostgres.testDatabase()
 const cluster = await sharedPostgres.cluster()
-const tls = cluster.ca ? { ca: cluster.ca } : (false as const)
+const tls = sharedTls()
 const secret = () => `pw-${randomBytes(9).toString('hex')}`
 
 async function role() {
@@ -130,7 +130,16 @@ describe('expiring tokens (as IAM authentication issues them)', () => {
     )
     await issue()
     expect(await c.invoke()).toBe(app.name)
-    await sleep(1_300)
+    // Time is the subject: wait until the token has expired (VALID UNTIL passed, as the server sees it).
+    await expect
+      .poll(
+        async () =>
+          (
+            await cluster.sql`select rolvaliduntil < now() as expired from pg_authid where rolname = ${app.name}`
+          )[0]?.expired,
+        { timeout: 5_000, interval: 50 },
+      )
+      .toBe(true)
     expect(await c.invoke()).toBe(app.name) // the session outlives its token
     expect(issued).toHaveLength(1)
 
@@ -140,7 +149,7 @@ describe('expiring tokens (as IAM authentication issues them)', () => {
       database: database.database,
       username: app.name,
       password: issued[0],
-      ssl: cluster.ca ? { ca: cluster.ca } : false,
+      ssl: tls,
       max: 1,
     })
     await expect(stale`select 1`).rejects.toMatchObject({ code: '28P01' })
@@ -189,7 +198,16 @@ describe('a session killed under a transaction, then a rotated password', () => 
     expect(await invoke({})).toBe(app.name)
 
     const held = invoke({ hold: true }).catch((e: unknown) => e)
-    await sleep(300)
+    // Terminated while it sleeps inside its transaction, not before the statement got there.
+    await expect
+      .poll(
+        async () =>
+          (await cluster.sessions({ applicationName })).filter(
+            (s) => s.state === 'active' && s.query.includes('pg_sleep'),
+          ).length,
+        { timeout: 5_000, interval: 10 },
+      )
+      .toBe(1)
     expect(await cluster.terminate({ applicationName })).toBe(1)
     expect(await held).toMatchObject({ name: 'RdsError', code: 'CONNECTION_LOST' })
 

@@ -1,17 +1,35 @@
+import { readFileSync } from 'node:fs'
 import middy from '@middy/core'
 import { clearCache } from '@middy/util'
-import type { ConnectionInfo } from '@rdskit/testing'
+import type { ConnectionInfo, PostgresCluster } from '@rdskit/testing'
 import type { Context } from 'aws-lambda'
-import { close, type RdsOptions, rds } from '../src/index.ts'
+import { inject } from 'vitest'
+import { close, type RdsOptions, rds, type TlsOption } from '../src/index.ts'
 
-/** postgres.js connection options for a test database (as rds's `config` and migrate's take them). */
-export const configOf = (database: ConnectionInfo) => ({
+/**
+ * postgres.js connection options for a test database (as rds's `config` and migrate's take them), tagged with
+ * an application_name to find its sessions by when one is given.
+ */
+export const configOf = (database: ConnectionInfo, applicationName?: string) => ({
   host: database.host,
   port: database.port,
   database: database.database,
   username: database.user,
   password: database.password,
+  ...(applicationName ? { connection: { application_name: applicationName } } : {}),
 })
+
+/**
+ * rds's `tls` for the run-wide cluster: verify-full against its CA (it is TLS-only, as RDS with
+ * `rds.force_ssl`). An external server (TEST_DATABASE_URL) gives no CA: verify-full against the default
+ * store (NODE_EXTRA_CA_CERTS), unless its URL says `sslmode=disable`.
+ */
+export function sharedTls(): TlsOption {
+  const info = inject('rdskitPostgres')
+  if (info?.ca) return { ca: info.ca }
+  const sslmode = info?.url ? new URL(info.url).searchParams.get('sslmode') : null
+  return sslmode === 'disable' ? false : 'verify-full'
+}
 
 let keys = 0
 /** A unique Middy cache key per simulated container, so tests never share a client by accident. */
@@ -36,7 +54,10 @@ export function lambdaContext(budgetMs = 5_000): Context {
   }
 }
 
-/** One simulated container: a middy handler with its own rds() client. */
+/**
+ * One simulated container: a middy handler with its own rds() client. Without `tls` it connects with
+ * verify-full against the run-wide cluster's CA (see sharedTls).
+ */
 export function container<TResult>(
   options: RdsOptions<Record<string, unknown>, 'db'>,
   handler: (
@@ -46,7 +67,7 @@ export function container<TResult>(
 ) {
   const cacheKey = options.cacheKey ?? uniqueKey('container')
   const wrapped = middy()
-    .use(rds({ ...options, cacheKey }))
+    .use(rds({ tls: sharedTls(), ...options, cacheKey }))
     .handler(handler as never)
   return {
     cacheKey,
@@ -66,3 +87,30 @@ export function freeze(ms: number) {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Waits, without letting the event loop run, until backend `pid` has exited: its FATAL and FIN are then in
+ * this process's receive buffer, unread, as after a freeze. Falls back to polling the server (event loop
+ * running) when the backend is not a local process (TEST_DATABASE_URL).
+ */
+export async function backendGone(cluster: PostgresCluster, pid: number, timeoutMs = 10_000) {
+  const until = performance.now() + timeoutMs
+  if (!cluster.external) {
+    while (performance.now() < until) {
+      let state: string | undefined
+      try {
+        state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0]
+      } catch {
+        return
+      }
+      if (state === 'Z' || state === 'X') return
+      freeze(0.2)
+    }
+  } else {
+    while (performance.now() < until) {
+      if ((await cluster.sql`select 1 from pg_stat_activity where pid = ${pid}`).length === 0) return
+      await sleep(1)
+    }
+  }
+  throw new Error(`backend ${pid} did not exit within ${timeoutMs} ms`)
+}

@@ -4,13 +4,13 @@ import { sharedPostgres } from '@rdskit/testing/vitest'
 import { sql } from 'drizzle-orm'
 import { afterAll, expect, it } from 'vitest'
 import { close, rds } from '../src/index.ts'
-import { lambdaContext, resetAll, sleep } from './helpers.ts'
+import { lambdaContext, resetAll, sharedTls } from './helpers.ts'
 
 const cluster = await sharedPostgres.cluster()
 const first = await sharedPostgres.testDatabase()
 const second = await sharedPostgres.testDatabase()
 afterAll(resetAll)
-const tls = cluster.ca ? { ca: cluster.ca } : (false as const)
+const tls = sharedTls()
 
 function handlerFor(applicationName: string, cacheKey: string) {
   return middy()
@@ -35,12 +35,12 @@ function handlerFor(applicationName: string, cacheKey: string) {
     .handler(async (_e, context) => (await context.db.execute(sql`select current_database() as db`))[0]?.db)
 }
 
+/** Resolves once no session of `applicationName` is left on `database` (the replaced client ended it). */
 async function settled(applicationName: string, database: string) {
-  for (let i = 0; i < 50; i++) {
-    if ((await cluster.sessions({ applicationName, database })).length === 0) return true
-    await sleep(20)
-  }
-  return false
+  await expect
+    .poll(async () => (await cluster.sessions({ applicationName, database })).length, { timeout: 5_000 })
+    .toBe(0)
+  return true
 }
 
 it('ends the old client when a changed identity rebuilds it, leaking no connection', async () => {
@@ -60,9 +60,11 @@ it('rebuilds after clearCache(cacheKey) and ends the replaced client', async () 
   const [before] = await cluster.sessions({ applicationName: 'cleared' })
   clearCache('lifecycle-cleared')
   await handler({ database: first.database } as never, lambdaContext() as never)
-  await sleep(100)
+  // The replaced client's session goes away (ended, not leaked); the new one stays.
+  await expect
+    .poll(async () => (await cluster.sessions({ applicationName: 'cleared' })).map((s) => s.pid))
+    .toHaveLength(1)
   const after = await cluster.sessions({ applicationName: 'cleared' })
-  expect(after).toHaveLength(1)
   expect(after[0]?.pid).not.toBe(before?.pid)
 })
 

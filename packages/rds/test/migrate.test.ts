@@ -4,13 +4,13 @@ import { join } from 'node:path'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { afterAll, describe, expect, it } from 'vitest'
 import { migrate } from '../src/index.ts'
-import { configOf, container, resetAll } from './helpers.ts'
+import { configOf, container, resetAll, sharedTls } from './helpers.ts'
 
 afterAll(resetAll)
 
 const migrationsFolder = join(import.meta.dirname, 'fixtures/migrations')
 const cluster = await sharedPostgres.cluster()
-const tls = cluster.ca ? { ca: cluster.ca } : (false as const)
+const tls = sharedTls()
 
 describe('migrate()', () => {
   it('applies each migration exactly once when five deploys run it concurrently on an empty database', async () => {

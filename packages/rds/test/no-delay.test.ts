@@ -5,7 +5,6 @@ import { afterAll, expect, it, vi } from 'vitest'
 import { configOf, container, resetAll } from './helpers.ts'
 
 const database = await sharedPostgres.testDatabase()
-const cluster = await sharedPostgres.cluster()
 afterAll(resetAll)
 
 // With Nagle's algorithm on, a TLS connection's StartupMessage waits ~40 ms for the server's delayed ACK.
@@ -13,7 +12,7 @@ it('opens every connection with TCP_NODELAY', async () => {
   const connect = vi.spyOn(net, 'connect')
   try {
     const c = container(
-      { config: configOf(database), tls: cluster.ca ? { ca: cluster.ca } : false, logger: { warn() {} } },
+      { config: configOf(database), logger: { warn() {} } },
       async (_event, ctx) => (await ctx.db.execute(sql`select 1 as one`))[0]?.one,
     )
     expect(await c.invoke()).toBe(1)

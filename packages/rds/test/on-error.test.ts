@@ -41,17 +41,13 @@ describe('onError of an invocation that never reached rds', () => {
 describe('onError of an invocation that reached the database', () => {
   it("leaves the handler's other I/O errors alone and still classifies the database's", async () => {
     const database = await sharedPostgres.testDatabase()
-    const cluster = await sharedPostgres.cluster()
-    const c = container(
-      { config: configOf(database), tls: cluster.ca ? { ca: cluster.ca } : false, logger: { warn() {} } },
-      async (event, ctx) => {
-        await ctx.db.execute(sql`select 1`)
-        const { fail } = event as { fail: 'fetch' | 'database' }
-        // A call to another service refused, with the same Node code a database connect would have.
-        if (fail === 'fetch') throw Object.assign(new Error('fetch failed'), { code: 'ECONNREFUSED' })
-        return ctx.db.$client`select pg_terminate_backend(pg_backend_pid())`
-      },
-    )
+    const c = container({ config: configOf(database), logger: { warn() {} } }, async (event, ctx) => {
+      await ctx.db.execute(sql`select 1`)
+      const { fail } = event as { fail: 'fetch' | 'database' }
+      // A call to another service refused, with the same Node code a database connect would have.
+      if (fail === 'fetch') throw Object.assign(new Error('fetch failed'), { code: 'ECONNREFUSED' })
+      return ctx.db.$client`select pg_terminate_backend(pg_backend_pid())`
+    })
     const fetchError = await c.invoke({ fail: 'fetch' }).catch((e: unknown) => e)
     expect(fetchError).not.toBeInstanceOf(RdsError)
     expect(fetchError).toMatchObject({ message: 'fetch failed', code: 'ECONNREFUSED' })

@@ -4,8 +4,8 @@ import middy from '@middy/core'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { sql } from 'drizzle-orm'
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { rds } from '../src/index.ts'
-import { lambdaContext, resetAll, uniqueKey } from './helpers.ts'
+import { rds, type TlsOption } from '../src/index.ts'
+import { lambdaContext, resetAll, sharedTls, uniqueKey } from './helpers.ts'
 
 const database = await sharedPostgres.testDatabase()
 const cluster = await sharedPostgres.cluster()
@@ -27,7 +27,7 @@ beforeEach(() => {
 })
 afterEach(() => vi.restoreAllMocks())
 
-function invoke(password: string | undefined, tls: 'require' | false | { ca: string }) {
+function invoke(password: string | undefined, tls: TlsOption) {
   const handler = middy()
     .before((request) => {
       if (password !== undefined)
@@ -55,7 +55,7 @@ const everything = (error: unknown) =>
   ].join('\n')
 
 describe('secrets', () => {
-  const tls = cluster.ca ? { ca: cluster.ca } : (false as const)
+  const tls = sharedTls()
 
   it('never puts a wrong password into the error, its cause chain or any log', async () => {
     const wrong = `Wrong-${randomBytes(12).toString('hex')}`
@@ -67,7 +67,7 @@ describe('secrets', () => {
   })
 
   it('never logs the right password, even with the warnings of tls: false or require', async () => {
-    expect(await invoke(app.password, cluster.ca ? 'require' : false)).toBe(app.name)
+    expect(await invoke(app.password, 'require')).toBe(app.name)
     expect(logged.join('\n')).toMatch(/not (verified|encrypted)/)
     expect(logged.join('\n')).not.toContain(app.password)
   })

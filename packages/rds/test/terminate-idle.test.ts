@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { eq, sql } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
-import { configFor, createItems, items } from './fixtures/items.ts'
-import { container, freeze, resetAll, sleep } from './helpers.ts'
+import { createItems, items } from './fixtures/items.ts'
+import { backendGone, configOf, container, resetAll, sleep } from './helpers.ts'
 
 // ANCHORS failure mode #1 without a freeze: the server (or RDS Proxy) closes the app's idle session, and the
 // next invocation starts 0–100 ms later, so the server's FATAL 57P01 and FIN may or may not have been read
@@ -15,47 +14,23 @@ await createItems(database.sql, 2)
 await database.sql`create table ledger (id serial primary key, note text not null)`
 afterAll(resetAll)
 
-const tls = cluster.ca ? { ca: cluster.ca } : (false as const)
 let apps = 0
 const options = (label: string) => {
   const applicationName = `terminate-idle-${label}-${++apps}`
   return {
     applicationName,
     options: {
-      config: configFor(database, applicationName),
-      tls,
+      config: configOf(database, applicationName),
       logger: { warn() {} },
     },
   }
-}
-
-/**
- * Waits, without letting the event loop run, until the terminated backend has exited: its FATAL and FIN are
- * then in this process's receive buffer, unread, as after a freeze. Falls back to polling the server when
- * the backend is not a local process (TEST_DATABASE_URL).
- */
-async function backendGone(pid: number) {
-  if (!cluster.external) {
-    for (let i = 0; i < 5_000; i++) {
-      let state: string | undefined
-      try {
-        state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0]
-      } catch {
-        return
-      }
-      if (state === 'Z' || state === 'X') return
-      freeze(0.2)
-    }
-    throw new Error(`backend ${pid} did not exit`)
-  }
-  while ((await cluster.sql`select 1 from pg_stat_activity where pid = ${pid}`).length > 0) await sleep(1)
 }
 
 async function terminate(applicationName: string) {
   const [session] = await cluster.sessions({ applicationName })
   expect(session).toBeDefined()
   expect(await cluster.terminate(session?.pid as number)).toBe(1)
-  await backendGone(session?.pid as number)
+  await backendGone(cluster, session?.pid as number)
 }
 
 type Style = 'query builder' | 'prepared statement' | 'db.execute'

@@ -2,12 +2,11 @@ import { sharedPostgres } from '@rdskit/testing/vitest'
 import { sql } from 'drizzle-orm'
 import { afterAll, expect, it } from 'vitest'
 import { rds } from '../src/index.ts'
-import { lambdaContext, resetAll, sleep, uniqueKey } from './helpers.ts'
+import { lambdaContext, resetAll, sharedTls, sleep, uniqueKey } from './helpers.ts'
 
 const db = await sharedPostgres.testDatabase()
-const cluster = await sharedPostgres.cluster()
 afterAll(resetAll)
-const tls = cluster.ca ? { ca: cluster.ca } : (false as const)
+const tls = sharedTls()
 
 const request = () => ({
   event: {},

@@ -4,7 +4,7 @@ export type { KmsCall, KmsEndpoint, KmsFaults, KmsKey, StartKmsOptions } from '.
 export type { SwitchableEndpoint, Upstream } from './net/switchable-endpoint.ts'
 export { startSwitchableEndpoint } from './net/switchable-endpoint.ts'
 export { startTcpProxy } from './net/tcp-proxy.ts'
-export type { StartTcpProxyOptions, TcpProxy } from './net/types.ts'
+export type { ResponseStarted, StartTcpProxyOptions, TcpProxy } from './net/types.ts'
 export { startPostgres } from './postgres/cluster.ts'
 export { startPgBouncer } from './postgres/pgbouncer.ts'
 export type { PgBouncer, StartPgBouncerOptions } from './postgres/pgbouncer.types.ts'

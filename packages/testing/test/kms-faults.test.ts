@@ -149,7 +149,8 @@ describe('startKms fault injection', () => {
     const pending = rejection(
       kmsClient(endpoint, { maxAttempts: 1 }).send(new DescribeKeyCommand({ KeyId: 'alias/x' })),
     )
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    // The call reached the endpoint and hangs there.
+    await expect.poll(() => endpoint.calls().length).toBe(1)
     const started = performance.now()
     await endpoint.stop()
     expect(performance.now() - started).toBeLessThan(1500)

@@ -24,6 +24,8 @@ async function bouncer(options: Partial<Parameters<typeof startPgBouncer>[0]> = 
       user: cluster.user,
       password: cluster.password,
       database: db.database,
+      // The run-wide cluster is TLS-only: PgBouncer verifies it (server_tls_sslmode = verify-full).
+      ca: cluster.ca,
     },
     users: [app],
     ...options,
@@ -87,11 +89,16 @@ describe.runIf(binary)('startPgBouncer', () => {
       const held = new Promise<void>((resolve) => {
         release = resolve
       })
+      let inside = () => {}
+      const entered = new Promise<void>((resolve) => {
+        inside = resolve
+      })
       const holding = holder.begin(async (tx) => {
         await tx`select 1`
+        inside()
         await held
       })
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await entered
       // 3. ...so the next transaction runs on the other one, where the statement was never prepared.
       const result = await victim
         .begin((tx) => tx`select ${2}::int as n`)

@@ -30,7 +30,7 @@ describe('pinApart', () => {
         stdio: ['pipe', 'ignore', 'ignore'],
       })
       started.push(server.pid as number)
-      await new Promise((resolve) => setTimeout(resolve, 100))
+      await expect.poll(() => descendants(server.pid as number).length).toBe(1)
       const [before] = descendants(server.pid as number)
       started.push(before as number)
       const last = String(availableParallelism() - 1)
@@ -40,7 +40,7 @@ describe('pinApart', () => {
         expect(allowedCpus(server.pid as number)).toBe(last)
         expect(allowedCpus(before as number)).toBe(last)
         server.stdin?.write('fork\n')
-        await new Promise((resolve) => setTimeout(resolve, 100))
+        await expect.poll(() => descendants(server.pid as number).length).toBe(2)
         const children = descendants(server.pid as number)
         const later = children.find((pid) => pid !== before)
         expect(later).toBeDefined()

@@ -1,7 +1,15 @@
+import postgres from 'postgres'
 import { describe, expect, test } from 'vitest'
 import { sharedPostgres } from '../src/vitest/index.ts'
 
 const db = await sharedPostgres.testDatabase()
+const connectionOptions = (d: typeof db) => ({
+  host: d.host,
+  port: d.port,
+  database: d.database,
+  username: d.user,
+  password: d.password,
+})
 
 describe('sharedPostgres', () => {
   test('gives the test file its own database on the run-wide cluster', async () => {
@@ -19,6 +27,23 @@ describe('sharedPostgres', () => {
     const [row] = await db.sql`select to_regclass('only_here') as found`
     expect(row?.found).toBeNull()
   })
+
+  test.skipIf(process.env.TEST_DATABASE_URL)(
+    'is TLS-only: its sessions are encrypted and a plaintext connection is refused',
+    async () => {
+      const cluster = await sharedPostgres.cluster()
+      expect(cluster.ca).toMatch(/BEGIN CERTIFICATE/)
+      expect(db.url).toMatch(/sslmode=verify-full/)
+      const [row] = await db.sql`select ssl from pg_stat_ssl where pid = pg_backend_pid()`
+      expect(row?.ssl).toBe(true)
+      const plain = postgres({ ...connectionOptions(db), ssl: false, max: 1, onnotice: () => {} })
+      try {
+        await expect(plain`select 1`).rejects.toMatchObject({ code: '28000' })
+      } finally {
+        await plain.end({ timeout: 0 })
+      }
+    },
+  )
 
   test('refuses to pause the run-wide cluster, which other files are using', async () => {
     const cluster = await sharedPostgres.cluster()

@@ -5,6 +5,7 @@ import { startTcpProxy, type TcpProxy } from '../src/index.ts'
 import { sharedPostgres } from '../src/vitest/index.ts'
 
 const db = await sharedPostgres.testDatabase()
+const { ca } = await sharedPostgres.cluster()
 
 // An echo server that remembers what each upstream socket received and how it ended.
 let echo: Server
@@ -49,8 +50,11 @@ function dial(port: number): Promise<{ socket: Socket; data: Buffer[]; closed: P
 
 const received = (chunks: Buffer[]) => Buffer.concat(chunks).toString()
 
-/** A proxy in front of the test database and a postgres.js client (one connection) through it. */
-async function postgresThroughProxy() {
+/**
+ * A proxy in front of the test database and a postgres.js client (one connection, verify-full TLS through the
+ * proxy: the proxy forwards the encrypted bytes as they are) tagged `applicationName`.
+ */
+async function postgresThroughProxy(applicationName = 'tcp-proxy-test') {
   proxy = await startTcpProxy({ target: { host: db.host, port: db.port } })
   const { host, port } = proxy
   return postgres({
@@ -60,8 +64,25 @@ async function postgresThroughProxy() {
     host,
     port,
     max: 1,
-    ssl: false,
+    ssl: ca ? { ca, rejectUnauthorized: true } : false,
+    connection: { application_name: applicationName },
+    onnotice: () => {},
   })
+}
+
+/** Resolves once the session tagged `applicationName` runs a statement matching `query` and waits for a lock. */
+async function waitingOnLock(applicationName: string, query = '%') {
+  await expect
+    .poll(
+      async () =>
+        (
+          await db.sql`select count(*)::int as n from pg_stat_activity
+            where application_name = ${applicationName} and state = 'active' and wait_event_type = 'Lock'
+              and query like ${query}`
+        )[0]?.n,
+      { timeout: 10_000, interval: 10 },
+    )
+    .toBe(1)
 }
 
 /** A proxy in front of the echo server and a client that has already had `first` echoed back. */
@@ -95,11 +116,13 @@ describe('startTcpProxy', () => {
   })
 
   test('resetAll fails a query in flight with ECONNRESET', async () => {
-    const sql = await postgresThroughProxy()
+    const sql = await postgresThroughProxy('reset-all')
     await sql`select 1`
-    const running = sql`select pg_sleep(5)`.catch((error: unknown) => error)
-    await sleep(100)
+    await db.sql`select pg_advisory_lock(1001)`
+    const running = sql`select pg_advisory_xact_lock_shared(1001)`.catch((error: unknown) => error)
+    await waitingOnLock('reset-all')
     proxy.resetAll()
+    await db.sql`select pg_advisory_unlock(1001)`
     await expect(running).resolves.toMatchObject({ code: 'ECONNRESET' })
     await sql.end({ timeout: 0 })
   })
@@ -117,6 +140,46 @@ describe('startTcpProxy', () => {
     await sql.end({ timeout: 0 })
   })
 
+  test('resetAfterRequest resets once the server is executing the request, never before it arrived', async () => {
+    await db.sql`create table if not exists applied (n int)`
+    const sql = await postgresThroughProxy('after-request')
+    await sql`select 1`
+    await db.sql`select pg_advisory_lock(1002)`
+    const reset = proxy.resetAfterRequest(() => waitingOnLock('after-request', 'insert into applied%'))
+    const write = sql`insert into applied select 1 from pg_advisory_xact_lock_shared(1002)`.catch(
+      (error: unknown) => error,
+    )
+    await reset
+    await expect(write).resolves.toMatchObject({ code: 'ECONNRESET' })
+    // The server had the whole request: released, its backend finishes the insert and commits it.
+    await db.sql`select pg_advisory_unlock(1002)`
+    await expect
+      .poll(async () => (await db.sql`select count(*)::int as n from applied`)[0]?.n, { timeout: 10_000 })
+      .toBe(1)
+    await sql.end({ timeout: 0 })
+  })
+
+  test('resetAfterResponseStarts cuts an answer after its first bytes reached the client', async () => {
+    const sql = await postgresThroughProxy()
+    await sql`select 1`
+    const cut = proxy.resetAfterResponseStarts()
+    const read = sql`select repeat('x', 1000) as pad from generate_series(1, 2000)`.catch(
+      (error: unknown) => error,
+    )
+    const { requestBytes, responseBytes } = await cut
+    await expect(read).resolves.toMatchObject({ code: 'ECONNRESET' })
+    expect(requestBytes).toBeGreaterThan(0)
+    expect(responseBytes).toBeGreaterThan(0)
+    expect(responseBytes).toBeLessThan(2_000_000)
+    await sql.end({ timeout: 0 })
+  })
+
+  test('refuses to arm a second reset while one is pending', async () => {
+    proxy = await startTcpProxy({ target: { host: '127.0.0.1', port: echoPort } })
+    proxy.resetOnNextData()
+    expect(() => proxy.resetOnNextData()).toThrow(/already armed/)
+  })
+
   test('resetOnNextData(n) lets n more client bytes through, then resets', async () => {
     const { client, upstream } = await echoThroughProxy('ab')
     proxy.resetOnNextData(4)
@@ -126,24 +189,40 @@ describe('startTcpProxy', () => {
   })
 
   test('blackhole swallows bytes both ways without closing anything, until turned off', async () => {
-    proxy = await startTcpProxy({ target: { host: '127.0.0.1', port: echoPort } })
-    const client = await dial(proxy.port)
+    const { client, upstream } = await echoThroughProxy('a')
     proxy.blackhole(true)
     client.socket.write('lost')
-    await sleep(300)
-    expect(received(client.data)).toBe('')
+    await expect.poll(() => proxy.swallowed()).toBe(4)
     expect(proxy.connections()).toBe(1)
     expect(client.socket.destroyed).toBe(false)
     proxy.blackhole(false)
     client.socket.write('found')
-    await expect.poll(() => received(client.data)).toBe('found')
+    await expect.poll(() => received(client.data)).toBe('afound')
+    expect(received(upstream()?.received ?? [])).toBe('afound')
     client.socket.destroy()
+  })
+
+  test('silenceOpenConnections silences the connections open now; a new one works', async () => {
+    const { client, upstream } = await echoThroughProxy('a')
+    proxy.silenceOpenConnections()
+    client.socket.write('lost')
+    const second = await dial(proxy.port)
+    second.socket.write('fresh')
+    await expect.poll(() => received(second.data)).toBe('fresh')
+    client.socket.write('also lost')
+    await expect.poll(() => proxy.swallowed()).toBe(13)
+    expect(received(client.data)).toBe('a')
+    expect(received(upstream()?.received ?? [])).toBe('a')
+    expect(client.socket.destroyed).toBe(false)
+    client.socket.destroy()
+    second.socket.destroy()
   })
 
   test('blackhole makes a postgres.js query hang until a client-side deadline', async () => {
     const sql = await postgresThroughProxy()
     await sql`select 1`
     proxy.blackhole(true)
+    // The deadline is the subject: a query through a silent network never answers, however long it is given.
     const outcome = await Promise.race([
       sql`select 1`.then(() => 'answered'),
       sleep(500).then(() => 'deadline'),

@@ -5,6 +5,7 @@ import { migrate } from '@rdskit/rds'
 import { type KmsEndpoint, startKms, type TestDatabase } from '@rdskit/testing'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda'
+import { inject } from 'vitest'
 import { type AppHandler, type AppOptions, createApp } from '../../src/app.ts'
 import type { AppConfig } from '../../src/config.ts'
 import { lambdaContext, toEventV2 } from '../../src/local/events.ts'
@@ -93,8 +94,11 @@ export interface StartAppOptions {
   database?: TestDatabase
   postgresOptions?: Record<string, unknown>
   config?: Partial<AppConfig>
-  /** A TLS-only cluster's CA: migrations and the app connect with verify-full against it. */
-  tlsCa?: string
+  /**
+   * The TLS-only cluster's CA: migrations and the app connect with verify-full against it. Default: the
+   * run-wide cluster's CA when `database` is not given; `false` connects without TLS (plain TCP as the subject).
+   */
+  tlsCa?: string | false
   /** The CA the app trusts, when it should differ from the cluster's (a wrong-CA test). */
   appCa?: string
   /** The Lambda timeout the invocations get (their remaining-time budget). */
@@ -102,6 +106,9 @@ export interface StartAppOptions {
 }
 
 let sequence = 0
+
+/** The run-wide cluster's CA (it is TLS-only, as RDS with rds.force_ssl); undefined for an external server. */
+export const sharedCa = (): string | undefined => inject('rdskitPostgres')?.ca
 
 export interface Provisioned {
   database: TestDatabase
@@ -115,7 +122,10 @@ export interface Provisioned {
  * A database with its own non-superuser owner role, the migrations applied by `migrate()` as that role,
  * and the KMS test endpoint holding the role's password ciphertext (encryption context = function name).
  */
-export const provision = async (database?: TestDatabase, ca?: string): Promise<Provisioned> => {
+export const provision = async (
+  database?: TestDatabase,
+  ca: string | undefined = database ? undefined : sharedCa(),
+): Promise<Provisioned> => {
   const db = database ?? (await sharedPostgres.testDatabase())
   const role = `app_${randomBytes(4).toString('hex')}`
   const password = randomBytes(18).toString('base64url')
@@ -142,7 +152,9 @@ export const provision = async (database?: TestDatabase, ca?: string): Promise<P
 
 /** The real app stack (kms-env + rds + routes) on a provisioned database, as in Lambda. */
 export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderTest> => {
-  const { database, role, password, kms, ciphertext } = await provision(options.database, options.tlsCa)
+  const tlsCa =
+    options.tlsCa === false ? undefined : (options.tlsCa ?? (options.database ? undefined : sharedCa()))
+  const { database, role, password, kms, ciphertext } = await provision(options.database, tlsCa)
   const passwordEnvVar = `TEST_DB_PASSWORD_${++sequence}_${randomBytes(3).toString('hex')}`
   process.env[passwordEnvVar] = ciphertext
   process.env.AWS_LAMBDA_FUNCTION_NAME = functionName
@@ -154,8 +166,8 @@ export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderT
       port: database.port,
       database: database.database,
       username: role,
-      tls: options.tlsCa ? 'verify-full' : 'disable',
-      ...((options.appCa ?? options.tlsCa) ? { ca: options.appCa ?? options.tlsCa } : {}),
+      tls: tlsCa ? 'verify-full' : 'disable',
+      ...((options.appCa ?? tlsCa) ? { ca: options.appCa ?? tlsCa } : {}),
     },
     passwordEnvVar,
     corsOrigins: ['*'],

@@ -1,10 +1,19 @@
 import { connect, createServer, type Socket } from 'node:net'
-import type { StartTcpProxyOptions, TcpProxy } from './types.ts'
+import type { ResponseStarted, StartTcpProxyOptions, TcpProxy } from './types.ts'
 
 interface Pair {
   client: Socket
   upstream: Socket | undefined
+  /** Bytes are swallowed both ways on this connection (a peer that went silent). */
+  silent: boolean
+  /** Client bytes seen before the server answered (handed to the response watcher). */
+  onClientData?: (chunk: Buffer) => void
+  /** Called with each server chunk before it is forwarded; returns true when it claimed the chunk. */
+  onServerData?: (chunk: Buffer) => boolean
 }
+
+/** A fault armed for the next connection that sends client bytes; it then owns that pair. */
+type Armed = (pair: Pair, chunk: Buffer) => boolean
 
 function reset(socket: Socket | undefined): void {
   if (!socket || socket.destroyed) return
@@ -13,16 +22,18 @@ function reset(socket: Socket | undefined): void {
   else socket.resetAndDestroy()
 }
 
-/** Forwards `from` to `to` unless the proxy swallows it; `intercept` may claim a chunk (to reset instead). */
-function forward(
-  from: Socket,
-  to: Socket,
-  swallowing: () => boolean,
-  intercept?: (chunk: Buffer) => boolean,
-): void {
+/** Resolves once `chunk` was handed to the kernel of `to` (on loopback: the peer's receive buffer). */
+function writeThrough(to: Socket, chunk: Buffer): Promise<void> {
+  return new Promise((resolve) => {
+    if (to.destroyed) return resolve()
+    to.write(chunk, () => resolve())
+  })
+}
+
+/** Forwards `from` to `to` unless `claim` takes the chunk (a fault, or a silence that swallows it). */
+function forward(from: Socket, to: Socket, claim: (chunk: Buffer) => boolean): void {
   from.on('data', (chunk: Buffer) => {
-    if (swallowing()) return
-    if (intercept?.(chunk)) return
+    if (claim(chunk)) return
     if (!to.write(chunk)) {
       from.pause()
       to.once('drain', () => from.resume())
@@ -32,8 +43,10 @@ function forward(
 }
 
 /**
- * A loopback TCP proxy for the faults a server cannot produce by itself: a reset mid-query (a real RST, not
- * a FIN), a silent dead network, a slow accept.
+ * A loopback TCP proxy for the faults a server cannot produce by itself: a reset at a chosen point of a
+ * request (a real RST, not a FIN), a silent dead network, a slow accept. It forwards bytes without reading
+ * them, so it works for TLS sessions too: the points it resets at are "client bytes forwarded" and "server
+ * bytes forwarded", and a test that needs more (the statement is executing) says so with `confirm`.
  */
 export async function startTcpProxy(options: StartTcpProxyOptions): Promise<TcpProxy> {
   const { target } = options ?? {}
@@ -42,8 +55,14 @@ export async function startTcpProxy(options: StartTcpProxyOptions): Promise<TcpP
   }
   let acceptDelayMs = options.acceptDelayMs ?? 0
   let swallowing = false
-  let resetArmed: { remaining: number } | undefined
+  let armed: Armed | undefined
+  let swallowed = 0
   const pairs = new Set<Pair>()
+  const swallow = (pair: Pair, chunk: Buffer) => {
+    if (!swallowing && !pair.silent) return false
+    swallowed += chunk.length
+    return true
+  }
 
   const resetPair = (pair: Pair) => {
     reset(pair.client)
@@ -51,22 +70,26 @@ export async function startTcpProxy(options: StartTcpProxyOptions): Promise<TcpP
     pairs.delete(pair)
   }
 
-  // Lets `remaining` more client bytes through, then resets the connection that sent the next ones.
-  const interceptClientData = (pair: Pair) => (chunk: Buffer) => {
-    if (!resetArmed) return false
-    if (chunk.length <= resetArmed.remaining) {
-      resetArmed.remaining -= chunk.length
-      return false
-    }
-    const head = chunk.subarray(0, resetArmed.remaining)
-    resetArmed = undefined
-    if (head.length > 0) pair.upstream?.write(head)
-    setImmediate(() => resetPair(pair))
-    return true
+  const arm = (fault: Armed) => {
+    if (armed) throw new Error('startTcpProxy: a reset is already armed; await it before arming another')
+    armed = fault
   }
 
+  const claimClientData = (pair: Pair) => (chunk: Buffer) => {
+    if (swallow(pair, chunk)) return true
+    if (armed) {
+      const fault = armed
+      armed = undefined
+      if (fault(pair, chunk)) return true
+    }
+    pair.onClientData?.(chunk)
+    return false
+  }
+  const claimServerData = (pair: Pair) => (chunk: Buffer) =>
+    swallow(pair, chunk) || (pair.onServerData?.(chunk) ?? false)
+
   const server = createServer({ pauseOnConnect: true }, (client) => {
-    const pair: Pair = { client, upstream: undefined }
+    const pair: Pair = { client, upstream: undefined, silent: false }
     pairs.add(pair)
     client.on('error', () => resetPair(pair))
     client.on('close', () => {
@@ -83,8 +106,8 @@ export async function startTcpProxy(options: StartTcpProxyOptions): Promise<TcpP
         if (!client.destroyed) client.destroy()
       })
       upstream.once('connect', () => {
-        forward(client, upstream, () => swallowing, interceptClientData(pair))
-        forward(upstream, client, () => swallowing)
+        forward(client, upstream, claimClientData(pair))
+        forward(upstream, client, claimServerData(pair))
         client.resume()
       })
     }, acceptDelayMs)
@@ -102,6 +125,7 @@ export async function startTcpProxy(options: StartTcpProxyOptions): Promise<TcpP
     host: '127.0.0.1',
     port,
     connections: () => [...pairs].filter((pair) => !pair.client.destroyed).length,
+    swallowed: () => swallowed,
     resetAll() {
       for (const pair of [...pairs]) resetPair(pair)
     },
@@ -111,7 +135,64 @@ export async function startTcpProxy(options: StartTcpProxyOptions): Promise<TcpP
           `resetOnNextData: afterClientBytes must be a non-negative integer; got ${afterClientBytes}`,
         )
       }
-      resetArmed = { remaining: afterClientBytes }
+      let remaining = afterClientBytes
+      // Lets `remaining` more client bytes through, then resets the connection that sent the next ones.
+      const fault: Armed = (pair, chunk) => {
+        if (chunk.length <= remaining) {
+          remaining -= chunk.length
+          armed = fault
+          return false
+        }
+        const head = chunk.subarray(0, remaining)
+        if (head.length > 0) pair.upstream?.write(head)
+        setImmediate(() => resetPair(pair))
+        return true
+      }
+      arm(fault)
+    },
+    resetAfterRequest(confirm) {
+      return new Promise<void>((resolve, reject) => {
+        arm((pair, chunk) => {
+          const upstream = pair.upstream as Socket
+          writeThrough(upstream, chunk)
+            .then(() => confirm?.())
+            .then(
+              () => {
+                resetPair(pair)
+                resolve()
+              },
+              (error: unknown) => {
+                resetPair(pair)
+                reject(error)
+              },
+            )
+          return true
+        })
+      })
+    },
+    resetAfterResponseStarts() {
+      return new Promise<ResponseStarted>((resolve) => {
+        arm((pair, request) => {
+          let requestBytes = request.length
+          pair.onClientData = (chunk) => {
+            requestBytes += chunk.length
+          }
+          pair.onServerData = (chunk) => {
+            pair.onServerData = undefined
+            pair.onClientData = undefined
+            // The first chunk of the answer reaches the client, then the connection dies under the rest.
+            writeThrough(pair.client, chunk).then(() => {
+              resetPair(pair)
+              resolve({ requestBytes, responseBytes: chunk.length })
+            })
+            return true
+          }
+          return false
+        })
+      })
+    },
+    silenceOpenConnections() {
+      for (const pair of pairs) pair.silent = true
     },
     blackhole(on) {
       swallowing = on
