@@ -5,15 +5,14 @@ import { sharedPostgres } from '@rdskit/testing/vitest'
 import { sql } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type RdsDatabase, rds } from '../src/index.ts'
-import { configFor } from './fixtures/items.ts'
-import { lambdaContext, resetAll, uniqueKey } from './helpers.ts'
+import { configOf, lambdaContext, resetAll, sharedTls, uniqueKey } from './helpers.ts'
 
 // Several invocations at once on one client (Lambda Managed Instances, the local server): each keeps its own
 // deadline, its own timed-out flag and its own request for a credential refresh.
 
 const database = await sharedPostgres.testDatabase()
 const cluster = await sharedPostgres.cluster()
-const tls = cluster.ca ? { ca: cluster.ca } : (false as const)
+const tls = sharedTls()
 afterAll(resetAll)
 
 type Context = { db: RdsDatabase<Record<string, unknown>> }
@@ -59,7 +58,7 @@ describe('deadlines of interleaved invocations', () => {
     const invoke = container(
       {
         // The server never cancels: the client's own watchdog is what cuts the stalled statement.
-        config: configFor(database, applicationName),
+        config: configOf(database, applicationName),
         statementTimeout: false,
         cacheKey: uniqueKey('interleaved-timeout'),
       },
@@ -90,7 +89,7 @@ describe('deadlines of interleaved invocations', () => {
     const bBegan = gate()
     const invoke = container(
       {
-        config: configFor(database, applicationName),
+        config: configOf(database, applicationName),
         statementTimeout: false,
         cacheKey: uniqueKey('interleaved-keep'),
       },
@@ -158,7 +157,7 @@ describe('credential refresh of interleaved invocations', () => {
         .use(secrets)
         .use(
           rds({
-            config: { ...configFor(database, applicationName), username: name, password: undefined },
+            config: { ...configOf(database, applicationName), username: name, password: undefined },
             internalData: { password: 'dbPassword' },
             credentialSource: { cacheKey: secretsKey, middleware: secrets },
             cacheKey: uniqueKey('interleaved-refresh'),
