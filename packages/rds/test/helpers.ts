@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import middy from '@middy/core'
 import { clearCache } from '@middy/util'
 import type { ConnectionInfo } from '@rdskit/testing'
@@ -66,3 +67,12 @@ export function freeze(ms: number) {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A loopback port nothing listens on: connects to it are refused (no server needed). */
+export async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}

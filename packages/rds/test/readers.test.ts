@@ -1,10 +1,9 @@
-import { createServer } from 'node:net'
 import { type ReplicatedCluster, startReplicatedCluster } from '@rdskit/testing'
 import { eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RdsOptions } from '../src/index.ts'
 import * as schema from './fixtures/schema.ts'
-import { container, resetAll } from './helpers.ts'
+import { closedPort, container, resetAll } from './helpers.ts'
 
 // A writer and one streaming standby behind a cluster endpoint and a reader endpoint, TLS verified on both.
 let cluster: ReplicatedCluster
@@ -46,15 +45,6 @@ function options(overrides: Partial<Options> = {}): Options {
 
 /** Which server answered: true on the standby (in recovery), false on the writer. */
 const onStandby = sql<boolean>`pg_is_in_recovery()`.as('standby')
-
-/** A loopback port nothing listens on: connects to it are refused. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 async function waitFor(what: string, check: () => boolean, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs
