@@ -1,9 +1,10 @@
+import { readFileSync } from 'node:fs'
 import { type ReplicatedCluster, startReplicatedCluster } from '@rdskit/testing'
 import { eq, sql } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RdsOptions } from '../src/index.ts'
 import * as schema from './fixtures/schema.ts'
-import { closedPort, container, resetAll } from './helpers.ts'
+import { closedPort, container, freeze, resetAll } from './helpers.ts'
 
 // A writer and one streaming standby behind a cluster endpoint and a reader endpoint, TLS verified on both.
 let cluster: ReplicatedCluster
@@ -111,6 +112,20 @@ describe('reader', () => {
     })
   })
 
+  it('drops a reader session the server closed during a freeze before the next read, which stays on the reader', async () => {
+    warnings.length = 0
+    const applicationName = 'readers-freeze'
+    const base = options()
+    const lambda = container(
+      { ...base, config: { ...base.config, connection: { application_name: applicationName } } } as never,
+      async (_e, { db }) => (await db.select({ standby: onStandby }).from(schema.notes).limit(1))[0]?.standby,
+    )
+    expect(await lambda.invoke({}, 3_000)).toBe(true)
+    await terminateOnStandby(applicationName)
+    expect(await lambda.invoke({}, 3_000)).toBe(true)
+    expect(warnings).toEqual([])
+  })
+
   it('runs reads on the writer while the reader refuses connections, and warns once naming the reader', async () => {
     warnings.length = 0
     const closed = await closedPort()
@@ -128,6 +143,26 @@ describe('reader', () => {
     expect(warnings[0]).not.toContain(cluster.password)
   })
 })
+
+/** Ends the reader's session on the standby and waits, without letting the event loop run, until it is gone. */
+async function terminateOnStandby(applicationName: string) {
+  const standby = cluster.connect(1, { max: 1 })
+  const [row] =
+    await standby`select pid, pg_terminate_backend(pid) as done from pg_stat_activity where application_name = ${applicationName}`
+  await standby.end()
+  expect(row?.done).toBe(true)
+  for (let i = 0; i < 5_000; i++) {
+    let state: string | undefined
+    try {
+      state = readFileSync(`/proc/${row?.pid}/stat`, 'utf8').split(') ')[1]?.[0]
+    } catch {
+      return
+    }
+    if (state === 'Z' || state === 'X') return
+    freeze(0.2)
+  }
+  throw new Error(`backend ${row?.pid} did not exit`)
+}
 
 interface Read {
   container: number
