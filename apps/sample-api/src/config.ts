@@ -14,6 +14,8 @@ export interface AppConfig {
      * runtime's RDS CA bundle plus Node's store).
      */
     ca?: string
+    /** A reader endpoint (DB_READER_HOST, same port and credentials): reads go there, writes to `host`. */
+    readerHost?: string
   }
   /** Name of the environment variable holding the KMS ciphertext of the database password. */
   passwordEnvVar: string
@@ -83,6 +85,7 @@ export const configFromEnv = (env: NodeJS.ProcessEnv = process.env): AppConfig =
       username: env.DB_USER || 'app',
       tls,
       ...(ca ? { ca } : {}),
+      ...(env.DB_READER_HOST ? { readerHost: env.DB_READER_HOST } : {}),
     },
     passwordEnvVar: 'DB_PASSWORD',
     corsOrigins: (env.CORS_ORIGINS || '*')

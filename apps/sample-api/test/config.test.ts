@@ -29,6 +29,13 @@ describe('configFromEnv', () => {
     })
   })
 
+  test('reads an optional reader endpoint from DB_READER_HOST', () => {
+    expect(configFromEnv({ ...base, DB_READER_HOST: 'db.cluster-ro.internal' }).db.readerHost).toBe(
+      'db.cluster-ro.internal',
+    )
+    expect(configFromEnv({ ...base, DB_READER_HOST: '' }).db).not.toHaveProperty('readerHost')
+  })
+
   test('reads the CA that DB_CA_FILE points at for verify-full', async () => {
     const file = join(dir, 'ca.pem')
     await writeFile(file, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')
