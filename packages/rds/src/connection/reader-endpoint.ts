@@ -72,6 +72,8 @@ export function createReaderEndpoint(
   let stale = false
 
   function failed(error: unknown) {
+    // Concurrent reads sent before the first of them failed fail together: one failure, not one per read.
+    if (failures > 0 && now() < downUntil) return
     if (failures === 0) {
       options.logger.warn(
         `@rdskit/rds: the reader ${identity.host}:${identity.port} failed (${codeOf(error) ?? 'unknown error'}); reads go to the writer until it answers again`,
