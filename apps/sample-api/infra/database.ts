@@ -25,6 +25,8 @@ export interface SampleDatabase {
   resource: Construct
   /** Host and port of the writer. */
   endpoint: rds.Endpoint
+  /** Aurora only: the reader endpoint (load-balanced over the reader instances), for DB_READER_HOST. */
+  readerEndpoint: rds.Endpoint | undefined
   /** The master user's secret, created and rotated by RDS. */
   secret: secretsmanager.ISecret
 }
@@ -64,7 +66,7 @@ export const sampleDatabase = (
   network: SampleNetwork,
   options: SampleDatabaseOptions,
 ): SampleDatabase => {
-  const { resource, endpoint, secret } =
+  const { resource, endpoint, readerEndpoint, secret } =
     options.kind === 'aurora-serverless-v2'
       ? auroraServerless(scope, network, options)
       : rdsInstance(scope, network, options)
@@ -76,7 +78,7 @@ export const sampleDatabase = (
     })
   if (!secret)
     throw new Error('RDS did not attach the managed master secret; check manageMasterUserPassword.')
-  return { resource, endpoint, secret }
+  return { resource, endpoint, readerEndpoint, secret }
 }
 
 const auroraServerless = (scope: Construct, network: SampleNetwork, options: SampleDatabaseOptions) => {
@@ -88,11 +90,19 @@ const auroraServerless = (scope: Construct, network: SampleNetwork, options: Sam
     ...shared(network, options),
     defaultDatabaseName: options.dbName,
     writer: rds.ClusterInstance.serverlessV2('writer'),
+    // A reader for the API's reads (DB_READER_HOST), and the failover target: it scales with the writer
+    // (promotion tier 1), so a promoted reader is not under-sized; it pauses with it.
+    readers: [rds.ClusterInstance.serverlessV2('reader', { scaleWithWriter: true })],
     serverlessV2MinCapacity: 0,
     serverlessV2MaxCapacity: 2,
     parameterGroup: parameterGroup(scope, engine),
   })
-  return { resource: cluster, endpoint: cluster.clusterEndpoint, secret: cluster.secret }
+  return {
+    resource: cluster,
+    endpoint: cluster.clusterEndpoint,
+    readerEndpoint: cluster.clusterReadEndpoint,
+    secret: cluster.secret,
+  }
 }
 
 const rdsInstance = (scope: Construct, network: SampleNetwork, options: SampleDatabaseOptions) => {
@@ -114,5 +124,10 @@ const rdsInstance = (scope: Construct, network: SampleNetwork, options: SampleDa
       reason:
         'Single-AZ chosen on purpose (multiAz=false) for a disposable deployment; no standby to pay for.',
     })
-  return { resource: instance, endpoint: instance.instanceEndpoint, secret: instance.secret }
+  return {
+    resource: instance,
+    endpoint: instance.instanceEndpoint,
+    readerEndpoint: undefined,
+    secret: instance.secret,
+  }
 }

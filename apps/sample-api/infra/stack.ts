@@ -126,6 +126,8 @@ export class SampleApiStack extends Stack {
       timeout: Duration.seconds(15),
       environment: {
         ...dbEnvironment,
+        // Aurora: reads go to the reader endpoint, writes to the cluster endpoint (DB_HOST).
+        ...(database.readerEndpoint ? { DB_READER_HOST: database.readerEndpoint.hostname } : {}),
         POWERTOOLS_SERVICE_NAME: functionName,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         POWERTOOLS_METRICS_NAMESPACE: 'rdskit-sample',

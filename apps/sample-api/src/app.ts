@@ -138,6 +138,8 @@ export const createApp = (options: AppOptions): AppHandler => {
       rds({
         schema,
         config: { ...dbConnection(config), ...options.postgresOptions },
+        // Reads to the reader endpoint when there is one; writes, transactions and db.$primary on the writer.
+        reader: config.db.reader,
         internalData: { password: passwordKey },
         // On a rejected password (rotation), rds drops the cached plaintext and re-runs kms-env once.
         credentialSource: { cacheKey: kmsCacheKey, middleware: passwordFromKms },

@@ -300,6 +300,34 @@ describe('database', () => {
       Parameters: Match.objectLike({ 'rds.force_ssl': '1' }),
     })
   }, 120_000)
+
+  test('Aurora gets a serverless v2 reader, and the API function reads through the reader endpoint', () => {
+    const result = synth({ database: 'aurora-serverless-v2' }, { bundle: false })
+    rmSync(result.outdir, { recursive: true, force: true })
+    const aurora = result.template
+    const instances = Object.values(aurora.findResources('AWS::RDS::DBInstance'))
+    expect(instances).toHaveLength(2)
+    for (const instance of instances) {
+      expect(instance.Properties).toMatchObject({
+        DBInstanceClass: 'db.serverless',
+        DBClusterIdentifier: { Ref: expect.stringMatching(/^Database/) },
+      })
+    }
+    // The reader scales with the writer: promotion tier 0 or 1.
+    expect(instances.map((instance) => instance.Properties.PromotionTier).sort()).toEqual([0, 1])
+    const [, api] = Object.entries(aurora.findResources('AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('ApiFunction'),
+    ) as [string, { Properties: { Environment: { Variables: Record<string, unknown> } } }]
+    expect(api.Properties.Environment.Variables).toMatchObject({
+      DB_HOST: { 'Fn::GetAtt': [expect.stringMatching(/^Database/), 'Endpoint.Address'] },
+      DB_READER_HOST: { 'Fn::GetAtt': [expect.stringMatching(/^Database/), 'ReadEndpoint.Address'] },
+    })
+  }, 120_000)
+
+  test('an RDS instance has no reader endpoint: the API function gets no DB_READER_HOST', () => {
+    const [, api] = fn('ApiFunction')
+    expect(api.Properties.Environment.Variables).not.toHaveProperty('DB_READER_HOST')
+  })
 })
 
 describe('deployment', () => {

@@ -43,6 +43,17 @@ export const defaults = {
      */
     prepare: true,
   },
+  /**
+   * `string | { host, port? } | undefined`, default `undefined`. A reader endpoint (Aurora's `-ro-` cluster endpoint,
+   * an RDS read replica): `context.db` becomes drizzle's `withReplicas`, with selects and relational queries on the
+   * reader and writes, `execute` and transactions on the writer (`config.host`); `context.db.$primary` reads from
+   * the writer (read-your-writes: replicas lag). Its own connection per container with the writer's credentials
+   * (an IAM token signed for the reader host), TLS verified against the reader host, and the same deadline and
+   * liveness. A read the reader cannot serve (down, restarting, connection lost) runs on the writer instead, within
+   * the same budget, and the reader is left alone for 1 s, doubling to 30 s while it keeps failing. `port` defaults
+   * to the writer's.
+   */
+  reader: undefined,
   /** `string`, default `'db'`. The `context` property that receives the drizzle instance. */
   contextKey: 'db',
   /**

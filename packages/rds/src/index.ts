@@ -8,9 +8,10 @@ export type {
   IamAuthOptions,
   InternalField,
   RdsOptions,
+  ReaderOption,
   TlsOption,
 } from './options.ts'
-export { close, type RdsContext, type RdsDatabase, rds } from './rds.ts'
+export { close, type RdsContext, type RdsDatabase, type RdsPrimary, rds } from './rds.ts'
 export { isReadOnly } from './read-only.ts'
 
 import { rds } from './rds.ts'

@@ -30,6 +30,15 @@ export interface CredentialSource {
   middleware?: CredentialSourceMiddleware
 }
 
+/** A reader endpoint: its host name, or host and port (the writer's port when left out). */
+export type ReaderOption = string | { host: string; port?: number }
+
+/** The reader endpoint as the client uses it. */
+export interface ReaderTarget {
+  host: string
+  port: number | undefined
+}
+
 /** Config fields that `internalData` may take from `request.internal`. */
 export type InternalField = 'host' | 'port' | 'database' | 'username' | 'user' | 'password'
 
@@ -39,6 +48,7 @@ export interface RdsOptions<
 > {
   schema?: TSchema
   config?: PostgresOptions<Record<string, PostgresType>>
+  reader?: ReaderOption
   contextKey?: TKey
   internalData?: Partial<Record<InternalField, string>>
   credentialSource?: CredentialSource
@@ -62,9 +72,10 @@ export interface RdsOptions<
 export type ResolvedOptions = Required<
   Omit<
     RdsOptions<Record<string, unknown>, string>,
-    'schema' | 'internalData' | 'credentialSource' | 'statementTimeout'
+    'schema' | 'internalData' | 'credentialSource' | 'statementTimeout' | 'reader'
   >
 > & {
+  reader: ReaderTarget | undefined
   schema: Record<string, unknown> | undefined
   internalData: Partial<Record<InternalField, string>> | undefined
   credentialSource: CredentialSource | undefined
@@ -115,6 +126,21 @@ function tlsFromSsl(ssl: unknown): TlsOption | undefined {
     return { ...(ca !== undefined ? { ca } : {}), ...(servername ? { servername } : {}) }
   }
   return undefined
+}
+
+function resolveReader(reader: unknown): ReaderTarget | undefined {
+  if (reader === undefined) return undefined
+  const expected = "a host name or { host, port } (the reader endpoint, e.g. Aurora's cluster-ro endpoint)"
+  if (typeof reader === 'string') {
+    if (!reader) throw invalid('reader', expected)
+    return { host: reader, port: undefined }
+  }
+  const { host, port } = (reader ?? {}) as { host?: unknown; port?: unknown }
+  if (typeof reader !== 'object' || typeof host !== 'string' || !host) throw invalid('reader', expected)
+  if (port !== undefined && (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535)) {
+    throw invalid('reader.port', 'an integer from 1 to 65535')
+  }
+  return { host, port: port as number | undefined }
 }
 
 /** Merges defaults and validates, naming the offending option. Reads AWS_LAMBDA_MAX_CONCURRENCY once. */
@@ -204,6 +230,7 @@ export function resolveOptions(
     internalData: opts.internalData,
     credentialSource: opts.credentialSource,
     statementTimeout: opts.statementTimeout,
+    reader: resolveReader(opts.reader),
     contextKey: opts.contextKey ?? defaults.contextKey,
     iamAuth: opts.iamAuth ?? false,
     tls: tlsOption,

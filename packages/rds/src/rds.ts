@@ -18,10 +18,19 @@ import { publishRecover } from './events/publish.ts'
 import { type InternalField, type RdsOptions, type ResolvedOptions, resolveOptions } from './options.ts'
 import { endClient, liveClients } from './registry.ts'
 
-/** The drizzle instance on `context.db`: typed by the schema, `$client` is the postgres.js Sql. */
-export type RdsDatabase<TSchema extends Record<string, unknown> = Record<string, never>> =
+/** The writer's drizzle instance: typed by the schema, `$client` is the postgres.js Sql. */
+export type RdsPrimary<TSchema extends Record<string, unknown> = Record<string, never>> =
   PostgresJsDatabase<TSchema> & {
     $client: Sql
+  }
+
+/**
+ * The drizzle instance on `context.db`: typed by the schema, `$client` is the writer's postgres.js Sql. With a
+ * `reader`, reads go to the reader; `$primary` is the writer's instance (read-your-writes), with or without one.
+ */
+export type RdsDatabase<TSchema extends Record<string, unknown> = Record<string, never>> =
+  RdsPrimary<TSchema> & {
+    $primary: RdsPrimary<TSchema>
   }
 
 export type RdsContext<

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import middy from '@middy/core'
 import { clearCache } from '@middy/util'
 import type { ConnectionInfo, PostgresCluster } from '@rdskit/testing'
@@ -113,4 +114,13 @@ export async function backendGone(cluster: PostgresCluster, pid: number, timeout
     }
   }
   throw new Error(`backend ${pid} did not exit within ${timeoutMs} ms`)
+}
+
+/** A loopback port nothing listens on: connects to it are refused (no server needed). */
+export async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
 }

@@ -22,6 +22,21 @@ describe('types', () => {
       })
   })
 
+  it('types context.db the same with a reader, and $primary as the writer instance', () => {
+    middy()
+      .use(rds({ schema, reader: 'db.cluster-ro-abc.eu-west-1.rds.amazonaws.com' }))
+      .handler(async (_event, context) => {
+        expectTypeOf(context.db).toMatchTypeOf<PostgresJsDatabase<typeof schema>>()
+        expectTypeOf(context.db.$primary).toMatchTypeOf<PostgresJsDatabase<typeof schema>>()
+        expectTypeOf(context.db.$primary.$client).toEqualTypeOf<Sql>()
+        const fresh = await context.db.$primary.query.notes.findFirst()
+        expectTypeOf(fresh).toEqualTypeOf<{ id: number; body: string; createdAt: Date } | undefined>()
+      })
+    rds({ reader: { host: 'replica.internal', port: 5433 } })
+    // @ts-expect-error: a host name or { host, port }
+    rds({ reader: 5432 })
+  })
+
   it('follows contextKey', () => {
     middy()
       .use(rds({ schema, contextKey: 'database' }))

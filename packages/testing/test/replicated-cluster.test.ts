@@ -188,6 +188,29 @@ describe('startReplicatedCluster', () => {
     expect(rows).toHaveLength(1)
   })
 
+  test('restart of a standby: its sessions get 57P01, it is refused while down, then it streams from the writer again', async () => {
+    const [standby] = standbys()
+    if (!standby) throw new Error('the cluster has no standby')
+    const session = await pgSession(standby.index)
+    const inFlight = failure(session.query('select pg_sleep(30)'))
+    await sleeping(standby.index)
+    const restarting = cluster.restart({ node: standby.index, mode: 'fast', downMs: 500 })
+    expect((await inFlight).code).toBe('57P01')
+    await waitFor('the standby to be down', () => cluster.node(standby.index).pid === undefined)
+    expect(await connectRefused(standby.port)).toBe('ECONNREFUSED')
+    expect(cluster.writer().pid).toBeDefined()
+    const report = await restarting
+    console.info(`restart of ${standby.name} (down 500 ms): ${JSON.stringify(report)}`)
+    expect(report.node).toBe(standby.index)
+    expect(cluster.node(standby.index)).toMatchObject({ role: 'standby', port: standby.port })
+    await cluster.connect('endpoint', { max: 1 })`insert into notes (body) values ('after standby restart')`
+    await cluster.waitForReplay()
+    const replica = cluster.connect(standby.index, { max: 1 })
+    const [row] =
+      await replica`select pg_is_in_recovery() as standby, count(*)::int as n from notes where body = 'after standby restart'`
+    expect(row).toEqual({ standby: true, n: 1 })
+  })
+
   test('stall freezes the writer for the given time, then it answers again', async () => {
     const sql = cluster.connect('endpoint', { max: 1 })
     await sql`select 1`

@@ -1,10 +1,14 @@
+import type { RdsDatabase } from '@rdskit/rds'
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda'
+import type * as schema from '../db/schema.ts'
 import type { RequestLog } from '../http/request-log.ts'
-import type { Db } from '../notes/repository.ts'
 
-/** The Lambda context as the routes see it: `db` from @rdskit/rds, `log` from the request logger. */
+/**
+ * The Lambda context as the routes see it: `db` from @rdskit/rds (reads on the reader when DB_READER_HOST is set,
+ * `db.$primary` the writer), `log` from the request logger.
+ */
 export interface AppContext extends Context {
-  db: Db
+  db: RdsDatabase<typeof schema>
   log: RequestLog
 }
 

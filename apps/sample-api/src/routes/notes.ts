@@ -58,7 +58,9 @@ const listNotesHandler: Handler<Validated<unknown, ListQuery>> = async (event, c
 }
 
 const getNote: Handler<Validated<unknown, unknown, Id>> = async (event, context) => {
-  const note = await findNote(context.db, event.pathParameters.id)
+  // From the writer even with a reader: a client reading back what it just created or patched (Location, ETag
+  // for If-Match) must not get a lagging replica's 404 or old version. Lists go to the reader.
+  const note = await findNote(context.db.$primary, event.pathParameters.id)
   if (!note) throw missing(event.pathParameters.id)
   return noteResponse(200, note)
 }

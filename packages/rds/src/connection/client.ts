@@ -9,8 +9,10 @@ import {
 } from './invocation.ts'
 import { createLifecycle, type Identity, type LifecycleInput } from './lifecycle.ts'
 import { createLiveness } from './liveness.ts'
+import { createReaderEndpoint } from './reader-endpoint.ts'
 import type { TrackedSocket } from './socket.ts'
-import { createStatements, type Db } from './statement.ts'
+import { createStatements } from './statement.ts'
+import { createTopology, type TopologyDb } from './topology.ts'
 
 export type { Invocation, InvocationSlot, InvocationStore } from './invocation.ts'
 export { createInvocationStore } from './invocation.ts'
@@ -27,8 +29,10 @@ const now = () => performance.now()
 export interface RdsClient {
   readonly identity: Identity
   readonly sql: Sql
-  readonly db: Db
+  readonly db: TopologyDb
   readonly sockets: Set<TrackedSocket>
+  /** The reader endpoint's sockets; empty without a `reader`. */
+  readonly readerSockets: Set<TrackedSocket>
   /** Replaces the password the next physical connection authenticates with. */
   setPassword(password: string | undefined): void
   /**
@@ -49,8 +53,8 @@ export interface RdsClient {
  * the lifecycle (the postgres.js instance: open, renew, end), the guarded statements, liveness at begin(),
  * the deadline (watchdog, statement_timeout) and the invocations that run on it.
  *
- * Seams: readers would be a second lifecycle + statements on the reader endpoint, joined with drizzle's
- * `withReplicas` here; events (node:diagnostics_channel `connect`, `query`, `recover`) are published by the
+ * With a `reader`, a second lifecycle on the reader endpoint (reader-endpoint.ts), joined to the writer's
+ * statements with drizzle's `withReplicas` (topology.ts). Seams: events (node:diagnostics_channel `connect`, `query`, `recover`) are published by the
  * part that sees them (socket factory, statement guard, recovery), named in one module beside this one.
  */
 export function createClient(options: ResolvedOptions, input: ClientInput): RdsClient {
@@ -61,25 +65,38 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   const watchdog = createWatchdog(invocations, sockets)
   const timeouts = createStatementTimeouts(options, sockets, lifecycle.sql)
   const liveness = createLiveness(options, lifecycle, statements, sockets, timeouts.apply)
+  const reader =
+    options.reader &&
+    createReaderEndpoint(options, lifecycle.identity, input.password, options.reader, invocations)
+  const db = createTopology(options, statements, reader, invocations)
 
   return {
     identity: lifecycle.identity,
     get sql() {
       return lifecycle.current
     },
-    db: statements.db,
+    db,
     sockets,
+    readerSockets: reader ? reader.sockets : new Set(),
     get ended() {
       return lifecycle.ended
     },
-    setPassword: lifecycle.setPassword,
+    setPassword(password) {
+      lifecycle.setPassword(password)
+      reader?.setPassword(password)
+    },
     begin(remainingMs, refresh, slot) {
       const started = now()
       const finite = remainingMs !== undefined && Number.isFinite(remainingMs)
       const deadline = finite ? started + remainingMs - options.timeoutMargin : Number.POSITIVE_INFINITY
       const invocation = invocations.begin(started, deadline, refresh, slot)
       if (finite) watchdog.arm(deadline)
-      invocation.ready = liveness.check(invocation, started, remainingMs)
+      const writerReady = liveness.check(invocation, started, remainingMs)
+      invocation.ready = !reader
+        ? writerReady
+        : writerReady === undefined
+          ? reader.check(invocation, remainingMs)
+          : writerReady.then(() => reader.check(invocation, remainingMs))
       return invocation
     },
     finish(invocation) {
@@ -89,7 +106,7 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
     },
     async end() {
       watchdog.stop()
-      await lifecycle.end()
+      await Promise.all([lifecycle.end(), reader?.end()])
     },
   }
 }

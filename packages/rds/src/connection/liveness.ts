@@ -19,14 +19,14 @@ const noneDead: TrackedSocket[] = []
  * Whether anything may be using the postgres.js client: a drizzle statement, or a request on the wire of
  * any socket (which also covers `$client` queries, which do not pass through our guard).
  */
-function busy(sockets: Set<TrackedSocket>, statements: Statements) {
+export function busy(sockets: Set<TrackedSocket>, statements: Pick<Statements, 'inFlight'>) {
   if (statements.inFlight() > 0) return true
   for (const tracked of sockets) if (hasPending(tracked)) return true
   return false
 }
 
 /** Per socket: an idle one whose server said goodbye (FATAL 57P01, 57P05…, FIN) or that died. */
-function deadSockets(sockets: Set<TrackedSocket>) {
+export function deadSockets(sockets: Set<TrackedSocket>) {
   // Runs on every warm invocation: no array unless something is dead.
   let dead = noneDead
   for (const s of sockets) {
@@ -37,7 +37,7 @@ function deadSockets(sockets: Set<TrackedSocket>) {
   return dead
 }
 /** One with a request on the wire is in use (drizzle, `$client`, another invocation): never dropped here. */
-const dropSockets = (dead: TrackedSocket[]) =>
+export const dropSockets = (dead: TrackedSocket[]) =>
   Promise.all(dead.map((tracked) => waitForClose(tracked, !hasPending(tracked))))
 
 /**
@@ -52,7 +52,11 @@ async function settleSockets(sockets: Set<TrackedSocket>) {
 }
 
 /** Runs the `select 1` probe; with a timeout, a ping that gets no answer destroys the socket so the retry reconnects. */
-async function ping(sockets: Set<TrackedSocket>, run: () => Promise<unknown>, timeoutMs: number | undefined) {
+export async function ping(
+  sockets: Set<TrackedSocket>,
+  run: () => Promise<unknown>,
+  timeoutMs: number | undefined,
+) {
   const sentAt = now()
   const timer =
     timeoutMs === undefined

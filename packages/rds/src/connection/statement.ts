@@ -127,6 +127,8 @@ export function createStatements(options: ResolvedOptions, lifecycle: Lifecycle,
 
   return {
     db,
+    /** The guarded `unsafe` of this client: where reads a reader could not serve run instead (topology.ts). */
+    unsafe,
     recoveryFor,
     inFlight: () => inFlight,
     lastUsedAt: () => lastUsedAt,

@@ -1,21 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { migrate, RdsError } from '../../src/index.ts'
+import { closedPort } from '../helpers.ts'
 
 const migrationsFolder = mkdtempSync(join(tmpdir(), 'rdskit-migrate-logger-'))
 afterAll(() => rmSync(migrationsFolder, { recursive: true, force: true }))
-
-/** A port nothing listens on: migrate() gets as far as connecting, then fails fast (no server needed). */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 const config = async () => ({
   host: '127.0.0.1',

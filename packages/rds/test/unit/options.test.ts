@@ -25,6 +25,15 @@ describe('options', () => {
     expect(resolveOptions({}, { AWS_LAMBDA_MAX_CONCURRENCY: 'x' }).config.max).toBe(1)
   })
 
+  it("takes the reader as a host name or { host, port }, the port the writer's when left out", () => {
+    expect(resolveOptions({ reader: 'db-ro' }, {}).reader).toEqual({ host: 'db-ro', port: undefined })
+    expect(resolveOptions({ reader: { host: 'db-ro', port: 6432 } }, {}).reader).toEqual({
+      host: 'db-ro',
+      port: 6432,
+    })
+    expect(resolveOptions({}, {}).reader).toBeUndefined()
+  })
+
   it('turns named prepared statements off behind a pooler', () => {
     expect(resolveOptions({ pooler: true }, {}).config.prepare).toBe(false)
     expect(resolveOptions({ pooler: true, config: { prepare: true } }, {}).config.prepare).toBe(false)
@@ -43,6 +52,9 @@ describe('options', () => {
     [{ config: { max: -1 } }, /`config.max`/],
     [{ unknownThing: 1 }, /`unknownThing`/],
     [{ logger: { info() {} } }, /`logger`/],
+    [{ reader: '' }, /`reader`/],
+    [{ reader: { port: 5432 } }, /`reader`/],
+    [{ reader: { host: 'ro', port: 0 } }, /`reader.port`/],
   ])('rejects %j with INVALID_OPTION naming the option', (input, name) => {
     const attempt = () => rds(input as never)
     expect(attempt).toThrow(RdsError)

@@ -3,7 +3,7 @@ import { startSwitchableEndpoint } from '../net/switchable-endpoint.ts'
 import { connect, connectionInfo } from '../postgres/connection.ts'
 import { onNode, serverTarget, until } from './admin.ts'
 import type { ClusterNode } from './node.ts'
-import { failover, restartWriter } from './operations.ts'
+import { failover, restartNode } from './operations.ts'
 import { type ClusterState, liveStandbys, nodeAt } from './state.ts'
 import type { ReplicaNode, ReplicatedCluster } from './types.ts'
 
@@ -105,7 +105,7 @@ export async function assemble(
         ),
       )
     },
-    restart: (options) => restartWriter(state, options),
+    restart: (options) => restartNode(state, options),
     failover: (options) => failover(state, options),
     stall(ms) {
       if (!Number.isFinite(ms) || ms < 0) throw new TypeError(`stall: ms must be a number >= 0; got ${ms}`)

@@ -23,23 +23,24 @@ function conninfoTo(writer: ClusterNode, follower: ClusterNode, credentials: Cre
   })
 }
 
-/** Stops the writer (`fast` or a crash), keeps it down `downMs`, starts it again on the same port. */
-export async function restartWriter(
-  state: ClusterState,
-  options: RestartOptions = {},
-): Promise<RestartReport> {
+/**
+ * Stops the writer, or the node `options.node` (`fast` or a crash), keeps it down `downMs`, starts it again on
+ * the same port in the role it had (a standby resumes streaming from the writer).
+ */
+export async function restartNode(state: ClusterState, options: RestartOptions = {}): Promise<RestartReport> {
   const mode = options.mode ?? 'fast'
   if (mode !== 'fast' && mode !== 'immediate')
     throw new TypeError(`restart: mode must be 'fast' or 'immediate'; got ${JSON.stringify(mode)}`)
   const downMs = nonNegative(options.downMs, 'restart: downMs')
-  const writer = nodeAt(state, state.writer)
-  if (writer.pid === undefined) throw new Error(`restart: the writer ${writer.name} is down`)
+  const node = nodeAt(state, options.node ?? state.writer, 'restart: node')
+  const role = node.role
+  if (node.pid === undefined || role === 'down') throw new Error(`restart: ${node.name} is down`)
   const started = performance.now()
-  await writer.stop(mode === 'fast' ? 'fast' : 'crash')
+  await node.stop(mode === 'fast' ? 'fast' : 'crash')
   const stopMs = performance.now() - started
   await sleep(downMs)
-  await writer.start('writer')
-  return { node: writer.index, mode, stopMs, totalMs: performance.now() - started }
+  await node.start(role)
+  return { node: node.index, mode, stopMs, totalMs: performance.now() - started }
 }
 
 /** The standby to promote: `to` when given, else the one that received the most WAL (so no acknowledged commit is lost). */

@@ -66,6 +66,8 @@ export interface RestartOptions {
   mode?: 'fast' | 'immediate'
   /** How long the server stays down (connections refused) before it starts again. Default 0. */
   downMs?: number
+  /** The node to restart: a standby restarts as a standby (a reader restart). Default: the writer. */
+  node?: number
 }
 
 export interface RestartReport {
@@ -130,6 +132,7 @@ export interface ReplicatedCluster {
   connect(to: number | 'endpoint' | 'reader', options?: Options<Record<string, never>>): Sql
   /** Waits until every live standby has replayed what the writer has written so far. */
   waitForReplay(timeoutMs?: number): Promise<void>
+  /** Restarts the writer, or with `node` any live node in the role it had. */
   restart(options?: RestartOptions): Promise<RestartReport>
   failover(options?: FailoverOptions): Promise<FailoverReport>
   /** SIGSTOP the writer's postmaster and every child for `ms`, then SIGCONT; resolves once resumed. */
