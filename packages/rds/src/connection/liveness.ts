@@ -79,7 +79,13 @@ async function ping(
           for (const tracked of sockets) {
             if (hasPending(tracked) && tracked.lastReadAt < sentAt) {
               tracked.cut = 'freeze'
-              publishRecover(target, { reason: 'freeze', action: 'reconnect', attempt: ++cuts, code: 'ETIMEDOUT' })
+              tracked.endCode ??= 'ETIMEDOUT'
+              publishRecover(target, {
+                reason: 'freeze',
+                action: 'reconnect',
+                attempt: ++cuts,
+                code: 'ETIMEDOUT',
+              })
               tracked.socket.destroy()
             }
           }

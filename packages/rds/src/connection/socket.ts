@@ -1,7 +1,13 @@
 import net from 'node:net'
 import { Duplex } from 'node:stream'
 import tls from 'node:tls'
-import { connectFailed, connectSucceeded, startConnect, tlsModeOf } from '../events/publish.ts'
+import {
+  connectFailed,
+  connectSucceeded,
+  publishRecover,
+  startConnect,
+  tlsModeOf,
+} from '../events/publish.ts'
 import type { ConnectEvent, EventTarget } from '../events/types.ts'
 import type { ResolvedTls } from '../tls.ts'
 
@@ -179,7 +185,8 @@ function errorFields(data: Buffer, from: number, to: number): { code?: string; s
     const type = data[at]
     const end = data.indexOf(0, at + 1)
     if (end === -1 || end > to) break
-    if (type === 67) fields.code = data.toString('latin1', at + 1, end) // 'C'
+    if (type === 67)
+      fields.code = data.toString('latin1', at + 1, end) // 'C'
     else if (type === 86) fields.severity = data.toString('latin1', at + 1, end) // 'V'
     at = end + 1
   }
@@ -392,7 +399,13 @@ function track(
     startup.failed(Object.assign(new Error('closed during startup'), { code: 'CONNECTION_CLOSED' }))
     tracked.closed = true
     target.sockets.delete(tracked)
-    if (!tracked.expectedClose) target.onUnexpectedClose?.()
+    if (tracked.expectedClose) return
+    // Closed by the server while idle, before the liveness check could drop it: the same step as that drop.
+    // (Stalled: written to and not answered, e.g. a Parse/Describe/Flush, which no ReadyForQuery counts.)
+    if (!tracked.cut && !hasPending(tracked) && !isStalled(tracked)) {
+      publishRecover(target, { reason: 'freeze', action: 'reconnect', attempt: 1, code: tracked.endCode })
+    }
+    target.onUnexpectedClose?.()
   })
   wrapEmit(socket, tracked, `${target.host}:${target.port}`, backendReader(tracked, goodbye, startup))
   wrapWriteAndEnd(socket, tracked)
@@ -421,7 +434,10 @@ export function createSocketFactory(target: SocketTarget) {
     const event = startConnect(target, ++attempts, tlsMode)
     const budget = Math.min(target.connectTimeoutMs, target.deadline() - now())
     if (budget <= 0) {
-      return fail(event, phaseError('CONNECT_TIMEOUT', `no time left in the invocation to connect to ${name}`))
+      return fail(
+        event,
+        phaseError('CONNECT_TIMEOUT', `no time left in the invocation to connect to ${name}`),
+      )
     }
     const { socket: raw, connected } = tcpConnect(target.host, target.port)
     try {
