@@ -6,7 +6,7 @@ import { sharedPostgres } from '@rdskit/testing/vitest'
 import { eq, sql } from 'drizzle-orm'
 import { pgTable, serial, text } from 'drizzle-orm/pg-core'
 import postgres from 'postgres'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { channelNames, type RecoverEvent, rds } from '../src/index.ts'
 import { configOf, container, freeze, lambdaContext, resetAll, uniqueKey } from './helpers.ts'
 import { recordEvents } from './support/events.ts'
@@ -29,6 +29,13 @@ const notes = pgTable('event_notes', {
 await database.sql`create table event_notes (id serial primary key, owner text unique, body text)`
 
 beforeEach(() => recorder.clear())
+
+/** Resolves once the server has no session left matching `filter`: its backend exited after saying goodbye. */
+const gone = (filter: { user?: string; applicationName?: string }) =>
+  vi.waitFor(async () => expect(await shared.sessions(filter)).toHaveLength(0), {
+    timeout: 5_000,
+    interval: 10,
+  })
 afterAll(async () => {
   recorder.stop()
   await resetAll()
@@ -169,9 +176,10 @@ describe('recover', () => {
   it('freeze: a session the server ended while the container slept is dropped (reconnect, with its SQLSTATE)', async () => {
     const c = readPid('events-freeze')
     const first = await c.invoke()
-    expect(await shared.terminate({ applicationName: 'events-freeze' })).toBe(1)
-    freeze(300) // the server's FATAL and FIN reach the kernel while no JavaScript runs
     recorder.clear()
+    expect(await shared.terminate({ applicationName: 'events-freeze' })).toBe(1)
+    await gone({ applicationName: 'events-freeze' }) // its FATAL and FIN are on their way to the client
+    freeze(100) // the container sleeps: nothing runs until the next invocation
     expect(await c.invoke()).not.toBe(first)
     expect(recorder.recovers()).toEqual([
       {
@@ -250,9 +258,10 @@ describe('recover', () => {
     const rotated = secret('new')
     await shared.setPassword(role.name, rotated)
     store.state.password = rotated
-    await shared.terminate({ user: role.name })
-    freeze(300) // the container sleeps; the server's goodbye waits in the kernel
     recorder.clear()
+    await shared.terminate({ user: role.name })
+    await gone({ user: role.name })
+    freeze(100) // the container sleeps; the server's goodbye waits in the kernel
     expect(await invoke()).toBe(role.name)
     expect(recorder.steps()).toEqual(['freeze/reconnect 57P01', 'rotation/refresh 28P01'])
     // The refused attempt, then the next one with the refreshed password (the client renewed after the

@@ -10,7 +10,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { startTcpProxy, type TcpProxy } from '@rdskit/testing'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { sql } from 'drizzle-orm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { channelNames, type RdsDatabase, rds } from '../src/index.ts'
 import { subscribeOpenTelemetry } from '../src/otel/index.ts'
 import { subscribePowertools } from '../src/powertools/index.ts'
@@ -112,7 +112,12 @@ describe('observability against real PostgreSQL', () => {
     await cluster.setPassword(roleName, newPassword)
     store.state.password = newPassword
     await cluster.terminate({ user: roleName })
-    freeze(300) // the server's goodbye waits in the kernel, as in a frozen container
+    // Its backend exited after saying goodbye (FATAL 57P01); the container sleeps meanwhile.
+    await vi.waitFor(async () => expect(await cluster.sessions({ user: roleName })).toHaveLength(0), {
+      timeout: 5_000,
+      interval: 10,
+    })
+    freeze(100)
     expect(await invoke()).toBe(tokenParameter)
     expect(store.state.fetches).toBe(2)
     await database.sql.unsafe(`create table if not exists obs_writes (note text)`)
