@@ -89,11 +89,15 @@ describe('on the shared cluster', () => {
     expectNoSecrets(app, reply.body)
     expect(app.logs.join('\n')).not.toContain('rotated-elsewhere-123')
     const lines = app.logRecords().filter((l) => l.requestId === reply.json.requestId)
-    expect(lines.find((l) => l.level === 'ERROR')?.error).toContain('AUTH_FAILED')
-    // The rds adapter logged the credential refresh it tried first, on the same request.
+    expect(lines.find((l) => l.level === 'ERROR' && l.error !== undefined)?.error).toContain('AUTH_FAILED')
+    // The rds adapter logged the credential refresh it tried first, then the give-up, on the same request.
     expect(lines.find((l) => l.message === 'rds recovery: refresh (rotation)')).toMatchObject({
       level: 'WARN',
       rds: { reason: 'rotation', action: 'refresh', code: '28P01' },
+    })
+    expect(lines.find((l) => l.message === 'rds recovery: give-up (rotation)')).toMatchObject({
+      level: 'ERROR',
+      rds: { reason: 'rotation', action: 'give-up', code: 'AUTH_FAILED' },
     })
   })
 })

@@ -14,7 +14,6 @@ import {
   type RdsClient,
 } from './connection/client.ts'
 import { findRdsError, RdsError } from './errors.ts'
-import { publishRecover } from './events/publish.ts'
 import { type InternalField, type RdsOptions, type ResolvedOptions, resolveOptions } from './options.ts'
 import { endClient, liveClients } from './registry.ts'
 
@@ -171,11 +170,8 @@ export function rds<
     options.internalData ? resolveInternal(options, request, baseIdentity, staticPassword) : staticResolved
 
   async function refreshCredentials(request: Request, current: RdsClient) {
-    // Only ever called once per statement, after the server rejected the credential (SQLSTATE 28P01).
-    publishRecover(
-      { ...current.identity, pooler: options.pooler },
-      { reason: 'rotation', action: 'refresh', attempt: 1, code: '28P01' },
-    )
+    // Only ever called once per statement, after the server rejected the credential (SQLSTATE 28P01); the
+    // recovery publishes the step (recovery.ts).
     const source = options.credentialSource
     if (options.internalData && source) {
       const cached = getCache(source.cacheKey) as { value?: Record<string, unknown> }

@@ -7,6 +7,8 @@ import {
   sqlstateOf,
 } from './classify.ts'
 import { RdsError } from './errors.ts'
+import { publishRecover } from './events/publish.ts'
+import type { RecoverAction, RecoverReason } from './events/types.ts'
 
 /** What a statement needs from the client to recover: time budget, credentials, naming. */
 export interface RecoveryContext {
@@ -28,6 +30,40 @@ const now = () => performance.now()
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const retryConnectSqlstates = new Set(['53300', '57P03'])
 const retryConnectCodes = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
+
+/** The server shut the session down (fast or crash shutdown): a restart, not a network reset. */
+const shutdownSqlstates = new Set(['57P01', '57P02'])
+
+type Tagged = { rdsCut?: RecoverReason; rdsNotSent?: boolean; rdsEndCode?: string }
+
+/**
+ * Why a session was lost under a statement: cut by rds itself (the idle probe or the deadline), ended by
+ * the server while idle and then written to (a freeze), shut down by the server (restart), else a reset.
+ */
+function lossReason(error: unknown, code: string | undefined): RecoverReason {
+  const tagged = error as Tagged | undefined
+  if (tagged?.rdsCut) return tagged.rdsCut
+  if (tagged?.rdsNotSent) return 'freeze'
+  return shutdownSqlstates.has(code ?? '') ? 'restart' : 'reset'
+}
+
+/** One recovery step on the statement's target; nothing is built when nobody listens. */
+function step(
+  ctx: RecoveryContext,
+  reason: RecoverReason,
+  action: RecoverAction,
+  attempt: number,
+  code: string | undefined,
+  delayMs?: number,
+): void {
+  publishRecover(ctx.scene, { reason, action, attempt, code, delayMs })
+}
+
+/** The last step of a recovery: the statement fails with `error` (an RdsError: its code is the step's). */
+function giveUp(ctx: RecoveryContext, reason: RecoverReason, error: RdsError): RdsError {
+  step(ctx, reason, 'give-up', 1, error.code)
+  return error
+}
 
 /** Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"): uniform in [0, min(cap, base·2^n)]. */
 export function fullJitter(attempt: number, base: number, cap: number, random = Math.random): number {
@@ -58,11 +94,24 @@ function deadlineError(error: unknown, beforeSend: boolean, ctx: RecoveryContext
       )
 }
 
+/** What a statement fails with once the deadline passed: the refusal that kept it out beats a timeout. */
+function pastDeadline(
+  error: unknown,
+  beforeSend: boolean,
+  lastRefusal: RdsError | undefined,
+  ctx: RecoveryContext,
+): unknown {
+  if (codeOf(error) === '57014') return classify(error, ctx.scene) ?? error
+  if (beforeSend && lastRefusal) return lastRefusal
+  if (classify(error, ctx.scene) || beforeSend) return deadlineError(error, beforeSend, ctx)
+  return error
+}
+
 /**
  * Runs one statement (built fresh by `make` for each attempt) and recovers from what Lambda does to
  * connections: backs off on 53300 and refused connects within the deadline, refreshes the credential once
  * on 28P01, re-runs a dropped read-only statement once. A statement that may have reached the server is
- * re-run only when it is read-only.
+ * re-run only when it is read-only. Each step is published on `rdskit:rds:recover`.
  */
 export async function runStatement<T>(
   ctx: RecoveryContext,
@@ -73,6 +122,7 @@ export async function runStatement<T>(
   let attempt = 0
   let lostRetried = false
   let refreshed = false
+  let reconnects = 0
   let pending = firstError
   /** The last answer worth reporting if the deadline cuts a later attempt short (53300 beats a timeout). */
   let lastRefusal: RdsError | undefined
@@ -84,13 +134,19 @@ export async function runStatement<T>(
       pending = undefined
       if (error instanceof RdsError) throw error
       const beforeSend = failedBeforeSend(error)
-      // The session died under a statement: get a clean client before anything else goes out.
-      if (!beforeSend && isConnectionLoss(error)) await ctx.settle()
+      const lost = isConnectionLoss(error)
+      // What the server or socket said when the session ended (57P01 before the close), else the error's code.
+      const endCode = (error as Tagged).rdsEndCode ?? codeOf(error)
+      const reason = lossReason(error, endCode)
+      if (!beforeSend && lost) {
+        // A cut by the watchdog or the idle probe was reported where it was made (deadline.ts, liveness.ts).
+        if (!(error as Tagged).rdsCut) step(ctx, reason, 'reconnect', ++reconnects, endCode)
+        // The session died under a statement: get a clean client before anything else goes out.
+        await ctx.settle()
+      }
       if (ctx.timedOut() || now() >= ctx.deadline()) {
-        if (codeOf(error) === '57014') throw classify(error, ctx.scene) ?? error
-        if (beforeSend && lastRefusal) throw lastRefusal
-        if (classify(error, ctx.scene) || beforeSend) throw deadlineError(error, beforeSend, ctx)
-        throw error
+        const failure = pastDeadline(error, beforeSend, lastRefusal, ctx)
+        throw failure instanceof RdsError ? giveUp(ctx, 'deadline', failure) : failure
       }
       const classified = classify(error, ctx.scene)
       if (!classified) throw error
@@ -99,28 +155,32 @@ export async function runStatement<T>(
       if (beforeSend && (retryConnectSqlstates.has(sqlstate ?? '') || retryConnectCodes.has(code))) {
         lastRefusal = classified
         const wait = fullJitter(attempt++, ctx.backoffBase, ctx.backoffCap)
-        if (now() + wait >= ctx.deadline()) throw classified
+        if (now() + wait >= ctx.deadline()) throw giveUp(ctx, 'deadline', classified)
+        step(ctx, sqlstate === '53300' ? 'exhaustion' : 'restart', 'backoff', attempt, code, wait)
         await sleep(wait)
         continue
       }
       if (sqlstate === '28P01' && !refreshed) {
         refreshed = true
+        step(ctx, 'rotation', 'refresh', 1, sqlstate)
         await ctx.refreshCredentials()
         continue
       }
-      if (beforeSend && isConnectionLoss(error) && attempt < 2) {
+      if (beforeSend && lost && attempt < 2) {
         // The socket died during the handshake: nothing was sent, so any statement may go again.
         attempt++
+        step(ctx, reason, 'retry', attempt, endCode)
         await ctx.settle()
         continue
       }
-      if (!beforeSend && isConnectionLoss(error)) {
+      if (!beforeSend && lost) {
         const safe = readOnly && ctx.retryReadOnly
         if (safe && !lostRetried) {
           lostRetried = true
+          step(ctx, reason, 'retry', 1, endCode)
           continue
         }
-        throw new RdsError('CONNECTION_LOST', classified.message.replace(/\. Hint: .*$/s, ''), {
+        const failure = new RdsError('CONNECTION_LOST', classified.message.replace(/\. Hint: .*$/s, ''), {
           sqlstate,
           retryable: safe,
           cause: error,
@@ -128,8 +188,10 @@ export async function runStatement<T>(
             ? 'the read-only statement was re-run once and the connection dropped again: the server or network is unstable'
             : 'the statement may or may not have been applied, so it was not re-run: make it idempotent (e.g. ON CONFLICT) before retrying',
         })
+        throw giveUp(ctx, reason, failure)
       }
-      throw classified
+      if (lost) throw giveUp(ctx, reason, classified)
+      throw sqlstate === '28P01' ? giveUp(ctx, 'rotation', classified) : classified
     }
   }
 }

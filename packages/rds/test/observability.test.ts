@@ -3,26 +3,26 @@ import diagnostics from 'node:diagnostics_channel'
 import { inspect } from 'node:util'
 import { Logger } from '@aws-lambda-powertools/logger'
 import { Metrics } from '@aws-lambda-powertools/metrics'
-import middy, { type MiddlewareObj } from '@middy/core'
-import { processCache } from '@middy/util'
+import middy from '@middy/core'
 import { context } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { startTcpProxy, type TcpProxy } from '@rdskit/testing'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { sql } from 'drizzle-orm'
-import { PgDialect } from 'drizzle-orm/pg-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { queryFailed, querySucceeded, startQuery } from '../src/events/index.ts'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { channelNames, type RdsDatabase, rds } from '../src/index.ts'
 import { subscribeOpenTelemetry } from '../src/otel/index.ts'
 import { subscribePowertools } from '../src/powertools/index.ts'
-import { lambdaContext, resetAll, uniqueKey } from './helpers.ts'
+import { freeze, lambdaContext, resetAll, uniqueKey } from './helpers.ts'
+import { secretStore } from './support/secret-store.ts'
 import { captureStdout } from './support/stdout.ts'
 
 /**
  * Real traffic against real PostgreSQL with every subscriber attached: a password rotation that rds rides
- * through (its refresh is published by rds itself), statements whose parameters are secrets, and a server
- * error that quotes its parameter. Nothing secret may reach a log line, a metric, a span or an event.
+ * through, statements whose parameters are secrets, a server error that quotes its parameter, and a write
+ * lost to a connection reset (given up). Every event is published by the connection itself. Nothing secret
+ * may reach a log line, a metric, a span or an event.
  */
 const database = await sharedPostgres.testDatabase()
 const cluster = await sharedPostgres.cluster()
@@ -32,6 +32,7 @@ const oldPassword = secret('pw-old')
 const newPassword = secret('pw-new')
 const tokenParameter = secret('tok')
 const badInteger = secret('not-an-int')
+const lostWrite = secret('lost-write')
 const roleName = `obs_${randomBytes(4).toString('hex')}`
 
 const exporter = new InMemorySpanExporter()
@@ -41,9 +42,12 @@ const record = (message: unknown) => payloads.push(structuredClone(message))
 const stages = { start: record, end: record, asyncStart: record, asyncEnd: record, error: record }
 let stdout: ReturnType<typeof captureStdout>
 const unsubscribes: Array<() => void> = []
+let proxy: TcpProxy
 
 beforeAll(async () => {
   await cluster.createRole({ name: roleName, password: oldPassword })
+  await database.sql.unsafe(`grant create on schema public to ${roleName}`)
+  proxy = await startTcpProxy({ target: { host: database.host, port: database.port } })
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
   stdout = captureStdout()
   const logger = new Logger({ serviceName: 'orders', logLevel: 'DEBUG' })
@@ -66,57 +70,19 @@ afterAll(async () => {
   stdout.restore()
   context.disable()
   await resetAll()
+  await proxy?.stop()
 })
 
-/** A credential middleware shaped like @middy/secrets-manager (a processCache entry of promises). */
-function secretStore() {
-  const state = { password: oldPassword, fetches: 0 }
-  const cacheKey = uniqueKey('obs-secrets')
-  const fetch = (_request: unknown, cached: Record<string, unknown> = {}) => {
-    if (cached.dbPassword) return {}
-    state.fetches++
-    return { dbPassword: Promise.resolve(state.password) }
-  }
-  const middleware: MiddlewareObj = {
-    before: async (request) => {
-      const { value } = processCache({ cacheKey, cacheExpiry: -1 }, fetch as never, request as never)
-      Object.assign(request.internal, value)
-    },
-  }
-  return { state, cacheKey, middleware }
-}
-
-/** What the connection code will do around every drizzle statement, done here around the real driver. */
-async function traced(db: RdsDatabase, query: { sql: string; params: unknown[] }) {
-  const target = {
-    host: database.host,
-    port: database.port,
-    database: database.database,
-    user: roleName,
-    pooler: false,
-  }
-  const event = startQuery(target, query.sql)
-  try {
-    const rows = await db.$client.unsafe(query.sql, query.params as never[])
-    querySucceeded(event, rows.count)
-    return rows
-  } catch (error) {
-    queryFailed(event, error)
-    throw error
-  }
-}
-
 describe('observability against real PostgreSQL', () => {
-  it('publishes the rotation refresh rds makes, and leaks no password, token or parameter anywhere', async () => {
-    const store = secretStore()
-    const dialect = new PgDialect()
+  it('publishes what rds does through a rotation and a lost write, and leaks no password, token or parameter anywhere', async () => {
+    const store = secretStore(oldPassword)
     const handler = middy()
       .use(store.middleware)
       .use(
         rds({
           config: {
-            host: database.host,
-            port: database.port,
+            host: proxy.host,
+            port: proxy.port,
             database: database.database,
             username: roleName,
           },
@@ -127,42 +93,52 @@ describe('observability against real PostgreSQL', () => {
           logger: { warn() {} },
         }),
       )
-      .handler(async (_event, ctx) => {
+      .handler(async (event, ctx) => {
         const db = ctx.db as unknown as RdsDatabase
+        if ((event as { write?: boolean }).write) {
+          proxy.resetOnNextData()
+          return db.execute(sql`insert into obs_writes (note) values (${lostWrite})`)
+        }
         await db.execute(sql`select ${tokenParameter}::text as token`)
-        const echoed = await traced(
-          db,
-          dialect.sqlToQuery(sql`select ${tokenParameter}::text as token, 42 as answer`),
-        )
-        await expect(traced(db, dialect.sqlToQuery(sql`select ${badInteger}::int`))).rejects.toMatchObject({
-          code: '22P02',
+        const echoed = await db.execute(sql`select ${tokenParameter}::text as token, 42 as answer`)
+        await expect(db.execute(sql`select ${badInteger}::int`)).rejects.toMatchObject({
+          cause: { code: '22P02' },
         })
         return echoed[0]?.token
       })
-    const invoke = () => handler({}, lambdaContext() as never)
+    const invoke = (event = {}) => handler(event, lambdaContext() as never)
     expect(await invoke()).toBe(tokenParameter)
 
     await cluster.setPassword(roleName, newPassword)
     store.state.password = newPassword
     await cluster.terminate({ user: roleName })
+    // Its backend exited after saying goodbye (FATAL 57P01); the container sleeps meanwhile.
+    await vi.waitFor(async () => expect(await cluster.sessions({ user: roleName })).toHaveLength(0), {
+      timeout: 5_000,
+      interval: 10,
+    })
+    freeze(100)
     expect(await invoke()).toBe(tokenParameter)
     expect(store.state.fetches).toBe(2)
+    await database.sql.unsafe(`create table if not exists obs_writes (note text)`)
+    await database.sql.unsafe(`grant insert on obs_writes to ${roleName}`)
+    await expect(invoke({ write: true })).rejects.toMatchObject({ code: 'CONNECTION_LOST' })
 
-    // rds published the refresh it made after the server said 28P01.
+    // rds published each step: the dropped session, the refresh after 28P01, the lost write given up.
     const recover = payloads.filter((p) => (p as { reason?: string }).reason !== undefined)
+    const where = {
+      version: 1,
+      host: proxy.host,
+      port: proxy.port,
+      database: database.database,
+      user: roleName,
+      pooler: false,
+    }
     expect(recover).toEqual([
-      {
-        version: 1,
-        host: database.host,
-        port: database.port,
-        database: database.database,
-        user: roleName,
-        pooler: false,
-        reason: 'rotation',
-        action: 'refresh',
-        attempt: 1,
-        code: '28P01',
-      },
+      { ...where, reason: 'freeze', action: 'reconnect', attempt: 1, code: '57P01' },
+      { ...where, reason: 'rotation', action: 'refresh', attempt: 1, code: '28P01' },
+      { ...where, reason: 'reset', action: 'reconnect', attempt: 1, code: 'ECONNRESET' },
+      { ...where, reason: 'reset', action: 'give-up', attempt: 1, code: 'CONNECTION_LOST' },
     ])
     // The Logger line for it, at warn.
     const logLines = stdout.json()

@@ -62,7 +62,7 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   const invocations = createInvocations(input.invocationStore)
   const lifecycle = createLifecycle(options, input, sockets, invocations.latestDeadline)
   const statements = createStatements(options, lifecycle, invocations)
-  const watchdog = createWatchdog(invocations, sockets)
+  const watchdog = createWatchdog(invocations, sockets, { ...lifecycle.identity, pooler: options.pooler })
   const timeouts = createStatementTimeouts(options, sockets, lifecycle.sql)
   const liveness = createLiveness(options, lifecycle, statements, sockets, timeouts.apply)
   const reader =

@@ -1,4 +1,6 @@
 import type { Sql } from 'postgres'
+import { publishRecover } from '../events/publish.ts'
+import type { EventTarget } from '../events/types.ts'
 import type { ResolvedOptions } from '../options.ts'
 import type { Invocations } from './invocation.ts'
 import { isStalled, type TrackedSocket } from './socket.ts'
@@ -24,7 +26,7 @@ export function statementTimeoutBucket(ms: number): number {
  * are destroyed — but only stalls older than every invocation that still has time: a request pending since
  * before such an invocation began cannot be its own, while a younger one may be (and it has time left).
  */
-export function createWatchdog(invocations: Invocations, sockets: Set<TrackedSocket>) {
+export function createWatchdog(invocations: Invocations, sockets: Set<TrackedSocket>, target: EventTarget) {
   let timer: NodeJS.Timeout | undefined
   /** The performance.now() time the timer is armed for. */
   let armedFor = Number.POSITIVE_INFINITY
@@ -53,8 +55,13 @@ export function createWatchdog(invocations: Invocations, sockets: Set<TrackedSoc
       }
     }
     if (expired) {
+      let cuts = 0
       for (const tracked of sockets) {
-        if (isStalled(tracked) && tracked.pendingSince < oldestLive) tracked.socket.destroy()
+        if (isStalled(tracked) && tracked.pendingSince < oldestLive) {
+          tracked.cut = 'deadline'
+          publishRecover(target, { reason: 'deadline', action: 'cancel', attempt: ++cuts })
+          tracked.socket.destroy()
+        }
       }
     }
     // Between invocations (or frozen past the last one's deadline): nothing to cut, nothing to re-arm.

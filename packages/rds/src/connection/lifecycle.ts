@@ -119,8 +119,8 @@ export function createLifecycle(
   const fallbackBudgetMs = (Number(options.config.connect_timeout) || 20) * 1000
   const passwordFn = passwordFunction(options, identity, () => password)
   const socket = createSocketFactory({
-    host: identity.host,
-    port: identity.port,
+    ...identity,
+    pooler: options.pooler,
     tls: resolveTls(options.tls, identity.host, { warn: (m) => options.logger.warn(m) }),
     connectTimeoutMs: fallbackBudgetMs,
     deadline: () => {

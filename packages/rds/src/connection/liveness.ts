@@ -1,3 +1,5 @@
+import { publishRecover } from '../events/publish.ts'
+import type { EventTarget } from '../events/types.ts'
 import type { ResolvedOptions } from '../options.ts'
 import { runStatement } from '../recovery.ts'
 import type { Invocation } from './invocation.ts'
@@ -36,24 +38,33 @@ export function deadSockets(sockets: Set<TrackedSocket>) {
   }
   return dead
 }
-/** One with a request on the wire is in use (drizzle, `$client`, another invocation): never dropped here. */
-export const dropSockets = (dead: TrackedSocket[]) =>
-  Promise.all(dead.map((tracked) => waitForClose(tracked, !hasPending(tracked))))
+/**
+ * One with a request on the wire is in use (drizzle, `$client`, another invocation): never dropped here.
+ * Each drop is a `freeze` step: the session ended while the container slept (or between invocations).
+ */
+export function dropSockets(dead: TrackedSocket[], target: EventTarget) {
+  for (let at = 0; at < dead.length; at++) {
+    const code = (dead[at] as TrackedSocket).endCode
+    publishRecover(target, { reason: 'freeze', action: 'reconnect', attempt: at + 1, code })
+  }
+  return Promise.all(dead.map((tracked) => waitForClose(tracked, !hasPending(tracked))))
+}
 
 /**
  * We may be past this loop iteration's poll phase, so yield twice (~3 µs): the next poll reads a close
  * waiting in the kernel and its close callbacks run. Writes postgres.js had queued before us are flushed too.
  */
-async function settleSockets(sockets: Set<TrackedSocket>) {
+async function settleSockets(sockets: Set<TrackedSocket>, target: EventTarget) {
   await new Promise((resolve) => setImmediate(resolve))
   await new Promise((resolve) => setImmediate(resolve))
   const dead = deadSockets(sockets)
-  if (dead.length) await dropSockets(dead)
+  if (dead.length) await dropSockets(dead, target)
 }
 
 /** Runs the `select 1` probe; with a timeout, a ping that gets no answer destroys the socket so the retry reconnects. */
 export async function ping(
   sockets: Set<TrackedSocket>,
+  target: EventTarget,
   run: () => Promise<unknown>,
   timeoutMs: number | undefined,
 ) {
@@ -64,8 +75,19 @@ export async function ping(
       : setTimeout(() => {
           // No answer at all: a peer that vanished without FIN or RST. Only sockets that were written to
           // since the ping and heard nothing back; another invocation's slow statement is not our business.
+          let cuts = 0
           for (const tracked of sockets) {
-            if (hasPending(tracked) && tracked.lastReadAt < sentAt) tracked.socket.destroy()
+            if (hasPending(tracked) && tracked.lastReadAt < sentAt) {
+              tracked.cut = 'freeze'
+              tracked.endCode ??= 'ETIMEDOUT'
+              publishRecover(target, {
+                reason: 'freeze',
+                action: 'reconnect',
+                attempt: ++cuts,
+                code: 'ETIMEDOUT',
+              })
+              tracked.socket.destroy()
+            }
           }
         }, timeoutMs)
   try {
@@ -90,11 +112,13 @@ export function createLiveness(
 ) {
   /** The last begin() or finish() of any invocation. */
   let lastEventAt = now()
+  const target: EventTarget = { ...lifecycle.identity, pooler: options.pooler }
 
   /** The idle probe, recovered (reconnect, credentials) within the invocation's budget. */
   const probe = (invocation: Invocation, timeoutMs: number | undefined) =>
     ping(
       sockets,
+      target,
       () =>
         runStatement(statements.recoveryFor(invocation), () => lifecycle.fresh().unsafe('select 1'), true),
       timeoutMs,
@@ -131,10 +155,10 @@ export function createLiveness(
       lastEventAt = started
       if (sockets.size > 0) {
         if (quietFor >= backToBackMs) {
-          return settleSockets(sockets).then(() => ready(invocation, started, remainingMs))
+          return settleSockets(sockets, target).then(() => ready(invocation, started, remainingMs))
         }
         const dead = deadSockets(sockets)
-        if (dead.length) return dropSockets(dead).then(() => ready(invocation, started, remainingMs))
+        if (dead.length) return dropSockets(dead, target).then(() => ready(invocation, started, remainingMs))
       }
       return ready(invocation, started, remainingMs)
     },

@@ -61,7 +61,8 @@ export function createReaderEndpoint(
     sockets,
     connectDeadline,
   )
-  const watchdog = createWatchdog(invocations, sockets)
+  const events = { ...lifecycle.identity, pooler: options.pooler }
+  const watchdog = createWatchdog(invocations, sockets, events)
   const timeouts = createStatementTimeouts(options, sockets, lifecycle.sql)
   const counter = { inFlight: () => inFlight }
   let inFlight = 0
@@ -90,7 +91,7 @@ export function createReaderEndpoint(
       ? invocation.deadline - now()
       : lifecycle.fallbackBudgetMs
     const timeoutMs = Math.min(options.pingTimeout, Math.max(1, left / 2))
-    return ping(sockets, () => lifecycle.fresh().unsafe('select 1'), timeoutMs)
+    return ping(sockets, events, () => lifecycle.fresh().unsafe('select 1'), timeoutMs)
       .catch(failed)
       .finally(() => {
         lastUsedAt = now()
@@ -130,7 +131,7 @@ export function createReaderEndpoint(
       timeouts.apply(remainingMs)
       if (sockets.size === 0) return undefined
       const dead = deadSockets(sockets)
-      if (dead.length) return dropSockets(dead).then(() => undefined)
+      if (dead.length) return dropSockets(dead, events).then(() => undefined)
       const idle = invocation.beganAt - lastUsedAt >= options.pingAfterIdle
       if (idle && failures === 0 && !busy(sockets, counter)) return probe(invocation)
       return undefined

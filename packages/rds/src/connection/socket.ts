@@ -1,6 +1,14 @@
 import net from 'node:net'
 import { Duplex } from 'node:stream'
 import tls from 'node:tls'
+import {
+  connectFailed,
+  connectSucceeded,
+  publishRecover,
+  startConnect,
+  tlsModeOf,
+} from '../events/publish.ts'
+import type { ConnectEvent, EventTarget } from '../events/types.ts'
 import type { ResolvedTls } from '../tls.ts'
 
 /** One physical connection, as the liveness logic needs to see it. */
@@ -31,6 +39,16 @@ export interface TrackedSocket {
   closed: boolean
   /** The statement_timeout (ms, as sent) this session runs with; undefined when none was sent. */
   statementTimeout: string | undefined
+  /**
+   * Why the session ended, as the server or the socket said it: the SQLSTATE of a FATAL ErrorResponse
+   * (57P01, 57P05…), else the Node code of the socket error (ECONNRESET). For the recovery events.
+   */
+  endCode: string | undefined
+  /**
+   * rds destroyed it on purpose: the idle probe got no answer (`freeze`) or the invocation deadline passed
+   * (`deadline`). Its errors carry `rdsCut` with the reason, so recovery does not report it as a reset.
+   */
+  cut: 'freeze' | 'deadline' | undefined
 }
 
 /** A request is on the wire and its ReadyForQuery has not been read: the socket is in use, never idle. */
@@ -67,9 +85,8 @@ export function waitForClose(tracked: TrackedSocket, idle = false): Promise<void
   })
 }
 
-export interface SocketTarget {
-  host: string
-  port: number
+/** Where the factory connects, and what the connect events name (host, port, database, user, pooler). */
+export interface SocketTarget extends EventTarget {
   tls: ResolvedTls
   connectTimeoutMs: number
   /** Absolute time (performance.now()) by which the connection must be open. */
@@ -156,6 +173,35 @@ const errorResponse = 69 // 'E'
 const sync = 83 // 'S'
 const simpleQuery = 81 // 'Q'
 
+/**
+ * The `C` (SQLSTATE) and `V` (severity, never localised) fields of an ErrorResponse body, from the bytes at
+ * hand (the fields come first; a body cut by the end of the chunk yields what it holds). Errors are rare:
+ * only they pay for this.
+ */
+function errorFields(data: Buffer, from: number, to: number): { code?: string; severity?: string } {
+  const fields: { code?: string; severity?: string } = {}
+  let at = from
+  while (at < to && data[at] !== 0) {
+    const type = data[at]
+    const end = data.indexOf(0, at + 1)
+    if (end === -1 || end > to) break
+    if (type === 67)
+      fields.code = data.toString('latin1', at + 1, end) // 'C'
+    else if (type === 86) fields.severity = data.toString('latin1', at + 1, end) // 'V'
+    at = end + 1
+  }
+  return fields
+}
+
+/**
+ * The connect event of a session in its startup, settled once: by the first ReadyForQuery, an ErrorResponse
+ * (53300, 28P01, 57P03…: the server refused the session) or a close.
+ */
+interface Startup {
+  ready(): void
+  failed(error: unknown): void
+}
+
 /** Counts the requests in a buffer of whole frontend messages (postgres.js never splits one across writes). */
 function countRequests(chunk: unknown): number {
   if (!Buffer.isBuffer(chunk)) return 0
@@ -177,7 +223,11 @@ type NotSentError = PhaseError & { rdsNotSent?: boolean; rdsSocket?: boolean }
  * Seam: the writer check reads ParameterStatus ('S': `in_hot_standby`, `default_transaction_read_only`)
  * here, as the session reports it at startup and on change, so a warm invocation costs no round trip.
  */
-function backendReader(tracked: TrackedSocket, goodbye: () => void): (chunk: Buffer) => void {
+function backendReader(
+  tracked: TrackedSocket,
+  goodbye: () => void,
+  startup: Startup,
+): (chunk: Buffer) => void {
   /** Bytes of the current message's body still to skip, and a header split across reads. */
   let skip = 0
   let header: Buffer | undefined
@@ -197,14 +247,21 @@ function backendReader(tracked: TrackedSocket, goodbye: () => void): (chunk: Buf
       }
       const type = data[at]
       const length = data.readUInt32BE(at + 1)
+      const end = at + 1 + length
       if (type === readyForQuery) {
         if (tracked.ready) tracked.readies++
-        else tracked.ready = true
+        else {
+          tracked.ready = true
+          startup.ready()
+        }
       } else if (type === errorResponse) {
+        const { code, severity } = errorFields(data, at + 5, Math.min(end, data.length))
+        if (!tracked.ready) {
+          startup.failed(Object.assign(new Error('the server refused the session'), { code }))
+        } else if (severity === 'FATAL' || severity === 'PANIC') tracked.endCode = code
         // Between requests the server only sends an error to say it is ending the session (57P01, 57P05…).
         goodbye()
       }
-      const end = at + 1 + length
       if (end > data.length) {
         skip = end - data.length
         return
@@ -222,8 +279,13 @@ function backendReader(tracked: TrackedSocket, goodbye: () => void): (chunk: Buf
  * are tagged (rds's socket; not sent after a goodbye) before any listener sees them.
  */
 function wrapEmit(socket: net.Socket, tracked: TrackedSocket, name: string, onData: (chunk: Buffer) => void) {
+  // Tagged for the recovery events: why it closed (the server's FATAL SQLSTATE), or that rds cut it.
   const closedError = (): NotSentError =>
-    Object.assign(new Error(`connection to ${name} closed`), { code: 'CONNECTION_CLOSED' })
+    Object.assign(new Error(`connection to ${name} closed`), {
+      code: 'CONNECTION_CLOSED',
+      ...(tracked.endCode ? { rdsEndCode: tracked.endCode } : {}),
+      ...(tracked.cut ? { rdsCut: tracked.cut } : {}),
+    })
   let errored = false
   let requestsAtError = 0
   const emit = socket.emit as (this: net.Socket, ...a: unknown[]) => boolean
@@ -280,11 +342,30 @@ function wrapWriteAndEnd(socket: net.Socket, tracked: TrackedSocket) {
   socket.once('end', wrapWrite)
 }
 
+/** The connect event, settled once; `onReady` runs when the session is ready, listened to or not. */
+function startupOf(event: ConnectEvent | undefined, onReady: () => void): Startup {
+  let open = event
+  return {
+    ready() {
+      onReady()
+      if (!open) return
+      connectSucceeded(open)
+      open = undefined
+    },
+    failed(error) {
+      if (!open) return
+      connectFailed(open, error)
+      open = undefined
+    },
+  }
+}
+
 /** Makes one physical connection visible to the liveness checks and the watchdog. */
 function track(
   socket: net.Socket,
   target: SocketTarget,
   statementTimeout: string | undefined,
+  startup: Startup,
 ): TrackedSocket {
   const tracked: TrackedSocket = {
     socket,
@@ -298,6 +379,8 @@ function track(
     lastWriteAt: 0,
     pendingSince: now(),
     statementTimeout,
+    endCode: undefined,
+    cut: undefined,
   }
   const goodbye = () => {
     if (tracked.ready && tracked.requests === tracked.readies) tracked.goodbyeWhileIdle = true
@@ -305,15 +388,26 @@ function track(
   // Registered before postgres.js's own listeners: the error is tagged before it rejects a statement.
   socket.on('end', goodbye)
   socket.on('error', (error: NotSentError) => {
-    if (!tracked.ready) error.rdsConnectPhase = true
+    if (!tracked.ready) {
+      error.rdsConnectPhase = true
+      startup.failed(error)
+    }
+    tracked.endCode ??= error?.code
     goodbye()
   })
   socket.once('close', () => {
+    startup.failed(Object.assign(new Error('closed during startup'), { code: 'CONNECTION_CLOSED' }))
     tracked.closed = true
     target.sockets.delete(tracked)
-    if (!tracked.expectedClose) target.onUnexpectedClose?.()
+    if (tracked.expectedClose) return
+    // Closed by the server while idle, before the liveness check could drop it: the same step as that drop.
+    // (Stalled: written to and not answered, e.g. a Parse/Describe/Flush, which no ReadyForQuery counts.)
+    if (!tracked.cut && !hasPending(tracked) && !isStalled(tracked)) {
+      publishRecover(target, { reason: 'freeze', action: 'reconnect', attempt: 1, code: tracked.endCode })
+    }
+    target.onUnexpectedClose?.()
   })
-  wrapEmit(socket, tracked, `${target.host}:${target.port}`, backendReader(tracked, goodbye))
+  wrapEmit(socket, tracked, `${target.host}:${target.port}`, backendReader(tracked, goodbye, startup))
   wrapWriteAndEnd(socket, tracked)
   target.sockets.add(tracked)
   return tracked
@@ -326,12 +420,24 @@ function track(
  */
 export function createSocketFactory(target: SocketTarget) {
   const name = `${target.host}:${target.port}`
+  const tlsMode = tlsModeOf(target.tls)
+  /** Connection attempts since a session last became ready: the `attempt` of the connect event. */
+  let attempts = 0
+  const readied = () => {
+    attempts = 0
+  }
+  const fail = (event: ConnectEvent | undefined, error: PhaseError) => {
+    connectFailed(event, error)
+    return failingSocket(error) as unknown as net.Socket
+  }
   return async function rdsSocket(options: { connection?: Record<string, unknown> }): Promise<net.Socket> {
+    const event = startConnect(target, ++attempts, tlsMode)
     const budget = Math.min(target.connectTimeoutMs, target.deadline() - now())
     if (budget <= 0) {
-      return failingSocket(
+      return fail(
+        event,
         phaseError('CONNECT_TIMEOUT', `no time left in the invocation to connect to ${name}`),
-      ) as unknown as net.Socket
+      )
     }
     const { socket: raw, connected } = tcpConnect(target.host, target.port)
     try {
@@ -345,11 +451,11 @@ export function createSocketFactory(target: SocketTarget) {
       const timeout = options.connection?.statement_timeout
       // postgres.js names host and port in its connection errors from these fields.
       Object.assign(socket, { host: target.host, port: target.port })
-      track(socket, target, timeout === undefined ? undefined : String(timeout))
+      track(socket, target, timeout === undefined ? undefined : String(timeout), startupOf(event, readied))
       return socket
     } catch (error) {
       raw.destroy()
-      return failingSocket(error as PhaseError) as unknown as net.Socket
+      return fail(event, error as PhaseError)
     }
   }
 }

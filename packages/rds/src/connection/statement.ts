@@ -1,5 +1,7 @@
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js'
 import type { Sql } from 'postgres'
+import { queryFailed, querySucceeded, startQuery } from '../events/publish.ts'
+import type { EventTarget, QueryEvent } from '../events/types.ts'
 import type { ResolvedOptions } from '../options.ts'
 import { isReadOnly } from '../read-only.ts'
 import { type RecoveryContext, runStatement } from '../recovery.ts'
@@ -14,11 +16,27 @@ type UnsafeArgs = Parameters<Sql['unsafe']>
 
 /** What a guarded statement needs from its client. */
 interface Guard {
+  /** Who the statement goes to, for the query event. */
+  scene: EventTarget
   /** The postgres.js client to send on (renewed first after a loss). */
   fresh(): Sql
   sent(): void
   settled(): void
   recover<T>(error: unknown, make: () => PromiseLike<T>, readOnly: boolean): Promise<T>
+}
+
+/** Settles the query event with what the caller receives after recovery. */
+function settleWith<T>(event: QueryEvent, recovered: Promise<T>): Promise<T> {
+  return recovered.then(
+    (rows) => {
+      querySucceeded(event, (rows as { count?: number } | undefined)?.count ?? undefined)
+      return rows
+    },
+    (error: unknown) => {
+      queryFailed(event, error)
+      throw error
+    },
+  )
 }
 
 /** drizzle runs every statement through `client.unsafe(...)` (awaited, or `.values()` then awaited). */
@@ -45,18 +63,23 @@ class GuardedQuery<T> implements PromiseLike<T> {
   ): Promise<A | B> {
     const guard = this.#guard
     guard.sent()
+    // Undefined (nothing built) when nobody listens to the query channel.
+    const event = startQuery(guard.scene, this.#args[0])
     // Happy path: one `then` straight on the postgres.js query (a Promise) hands its rows to the awaiting
     // caller, with no wrapper promise in between. Recovery (and the read-only check) only once it failed.
     return this.#make().then(
       (rows) => {
         guard.settled()
+        if (event) querySucceeded(event, (rows as { count?: number }).count ?? undefined)
         return (onfulfilled ? onfulfilled(rows) : rows) as A
       },
-      (error: unknown) =>
-        guard
-          .recover(error, () => this.#make(), isReadOnly(this.#args[0]))
+      (error: unknown) => {
+        const recovered = guard.recover(error, () => this.#make(), isReadOnly(this.#args[0]))
+        // The event settles once the retries are over: its span covers them.
+        return (event ? settleWith(event, recovered) : recovered)
           .finally(guard.settled)
-          .then(onfulfilled, onrejected),
+          .then(onfulfilled, onrejected)
+      },
     )
   }
 }
@@ -68,7 +91,8 @@ class GuardedQuery<T> implements PromiseLike<T> {
  *
  * Seam: a statement refused with 25006 (a read-only session on the writer endpoint) was never applied, so it
  * may be re-run once after the writer check reopened the session — decided in recovery.ts, reopened through
- * the lifecycle. A `query` event (node:diagnostics_channel) is published where a guarded statement settles.
+ * the lifecycle. Each guarded statement is one `query` event (node:diagnostics_channel), settled after its
+ * retries; the idle probe (liveness.ts) bypasses the guard and is not one.
  */
 export function createStatements(options: ResolvedOptions, lifecycle: Lifecycle, invocations: Invocations) {
   /** drizzle statements between `unsafe()` and their answer (including the time before postgres.js writes them). */
@@ -97,6 +121,7 @@ export function createStatements(options: ResolvedOptions, lifecycle: Lifecycle,
   }
 
   const guard: Guard = {
+    scene,
     fresh: () => lifecycle.fresh(),
     sent: () => {
       inFlight++
