@@ -70,14 +70,9 @@ function parse(command: CliCommand, args: string[]): { flags: Flags; positionals
   }
 }
 
+/** Region, endpoint and local credentials; `check` leaves the request handler to decryptEnv's defaults. */
 function clientConfig(flags: Flags, env: NodeJS.ProcessEnv): KMSClientConfig {
-  const config: KMSClientConfig = {
-    requestHandler: {
-      connectionTimeout: defaults.requestTimeout,
-      requestTimeout: defaults.requestTimeout,
-      throwOnRequestTimeout: true,
-    },
-  }
+  const config: KMSClientConfig = {}
   if (typeof flags.region === 'string') config.region = flags.region
   const endpoint = typeof flags.endpoint === 'string' ? flags.endpoint : env.AWS_ENDPOINT_URL_KMS
   if (typeof flags.endpoint === 'string') config.endpoint = flags.endpoint
@@ -157,7 +152,14 @@ async function encrypt(flags: Flags, positionals: string[], io: CliIo): Promise<
       },
     )
   }
-  const client = new KMSClient(clientConfig(flags, io.env))
+  const client = new KMSClient({
+    ...clientConfig(flags, io.env),
+    requestHandler: {
+      connectionTimeout: defaults.requestTimeout,
+      requestTimeout: defaults.requestTimeout,
+      throwOnRequestTimeout: true,
+    },
+  })
   try {
     const out = await client.send(
       new EncryptCommand({

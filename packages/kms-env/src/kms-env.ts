@@ -9,6 +9,7 @@ import {
   processCache,
   sanitizeKey,
 } from '@middy/util'
+import { Budget } from './budget.ts'
 import { createDecrypt, settleAll } from './decrypt.ts'
 import { resolveOptions } from './options.ts'
 import { type KeyPlan, planKeys } from './plan.ts'
@@ -38,12 +39,14 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
   // @middy/util's option type wants a client constructor with an optional config; KMSClient's is stricter.
   const util = options as unknown as Parameters<typeof processCache>[0]
   const plans = planKeys(options)
-  const decrypt = createDecrypt(options)
+  const decrypt = createDecrypt(options, process.env, options.connectWatch)
   const contextKeys = options.setToContext
     ? plans.map((plan) => [plan.key, sanitizeKey(plan.key)] as const)
     : null
   // Resolved values by promise, so a warm invocation copies values without awaiting anything.
   const settled = new WeakMap<Promise<unknown>, unknown>()
+  // The budget of each Decrypt in flight, so an invocation waiting for it can bring its deadline forward.
+  const budgets = new WeakMap<Promise<unknown>, Budget>()
   let client: KMSClient | undefined
   let clientInit: Promise<KMSClient> | undefined
 
@@ -56,19 +59,34 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
     modifyCache(options.cacheKey, cached.value)
   }
 
-  const fetchRequest = (_request: unknown, cached?: unknown): Values => {
+  const fetchRequest = (request: AnyRequest | undefined, cached?: unknown): Values => {
     const cachedValues = (cached ?? {}) as Values
     const values: Values = {}
     for (const plan of plans) {
       if (cachedValues[plan.key]) continue
-      const attempt = decrypt(client as KMSClient, plan)
+      const budget = new Budget(budgetMs(request))
+      const attempt = decrypt(client as KMSClient, plan, budget)
+      budgets.set(attempt, budget)
       attempt.then(
-        (value) => settled.set(attempt, value),
-        () => evict(plan.key, attempt),
+        (value) => {
+          budget.done()
+          settled.set(attempt, value)
+        },
+        () => {
+          budget.done()
+          evict(plan.key, attempt)
+        },
       )
       values[plan.key] = attempt
     }
     return values
+  }
+
+  // The whole Decrypt's budget: `timeout`, or less when the invocation has less time left.
+  const budgetMs = (request: AnyRequest | undefined): number => {
+    const remaining = request?.context?.getRemainingTimeInMillis?.()
+    if (typeof remaining !== 'number') return options.timeout
+    return Math.min(options.timeout, remaining - options.timeoutMargin)
   }
 
   // canPrefetch looks at cacheExpiry only; a cacheKeyExpiry of 0 for this key must not prefetch either
@@ -79,7 +97,10 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
     processCache(util, fetchRequest)
   }
 
-  const awaitPending = async (pending: KeyPlan[], value: Values, internal: Record<string, unknown>) => {
+  const awaitPending = async (request: AnyRequest, pending: KeyPlan[], value: Values) => {
+    const deadline = performance.now() + budgetMs(request)
+    for (const plan of pending) budgets.get(value[plan.key] as Promise<unknown>)?.tighten(deadline)
+    const internal = request.internal
     const resolved = await settleAll(
       pending,
       pending.map((plan) => value[plan.key] as Promise<unknown>),
@@ -102,7 +123,7 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
       if (attempt && settled.has(attempt)) internal[plan.key] = settled.get(attempt)
       else pending.push(plan)
     }
-    if (pending.length > 0) await awaitPending(pending, value, internal)
+    if (pending.length > 0) await awaitPending(request, pending, value)
     if (contextKeys) {
       const context = request.context as unknown as Record<string, unknown>
       for (const [key, contextKey] of contextKeys) context[contextKey] = internal[key]
