@@ -41,10 +41,10 @@ export const defaults = {
   setToEnv: false,
   /**
    * `number` (ms), default `5000`. Budget of a whole Decrypt (every attempt and the SDK's backoff between
-   * them) when no invocation bounds it: the prefetch at INIT, `decryptEnv`. In an invocation the budget is
-   * the smaller of this and the remaining time minus `timeoutMargin`; an invocation that waits for the
-   * prefetch brings its deadline forward to its own. At the deadline the Decrypt fails with
-   * `kmsError: 'TimeoutError'` and is retried on the next invocation.
+   * them) when no invocation bounds it: the prefetch at INIT, a refresh (`cacheExpiry`), `decryptEnv`. An
+   * invocation waiting for a Decrypt brings its deadline forward to the invocation's remaining time minus
+   * `timeoutMargin`. At the deadline the Decrypt fails with `kmsError: 'TimeoutError'` and is retried on
+   * the next invocation.
    */
   timeout: 5000,
   /**

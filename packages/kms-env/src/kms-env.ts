@@ -59,12 +59,14 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
     modifyCache(options.cacheKey, cached.value)
   }
 
-  const fetchRequest = (request: AnyRequest | undefined, cached?: unknown): Values => {
+  // Middy calls this at INIT, in an invocation, and from its refresh timer (with a stale request): every
+  // Decrypt starts with `timeout`; an invocation waiting for it brings the deadline forward (awaitPending).
+  const fetchRequest = (_request: unknown, cached?: unknown): Values => {
     const cachedValues = (cached ?? {}) as Values
     const values: Values = {}
     for (const plan of plans) {
       if (cachedValues[plan.key]) continue
-      const budget = new Budget(budgetMs(request))
+      const budget = new Budget(options.timeout)
       const attempt = decrypt(client as KMSClient, plan, budget)
       budgets.set(attempt, budget)
       attempt.then(
@@ -82,11 +84,10 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
     return values
   }
 
-  // The whole Decrypt's budget: `timeout`, or less when the invocation has less time left.
-  const budgetMs = (request: AnyRequest | undefined): number => {
-    const remaining = request?.context?.getRemainingTimeInMillis?.()
-    if (typeof remaining !== 'number') return options.timeout
-    return Math.min(options.timeout, remaining - options.timeoutMargin)
+  // The invocation's own deadline (a performance.now() time): its remaining time minus the margin.
+  const deadlineOf = (request: AnyRequest): number | undefined => {
+    const remaining = request.context?.getRemainingTimeInMillis?.()
+    return typeof remaining === 'number' ? performance.now() + remaining - options.timeoutMargin : undefined
   }
 
   // canPrefetch looks at cacheExpiry only; a cacheKeyExpiry of 0 for this key must not prefetch either
@@ -98,8 +99,10 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
   }
 
   const awaitPending = async (request: AnyRequest, pending: KeyPlan[], value: Values) => {
-    const deadline = performance.now() + budgetMs(request)
-    for (const plan of pending) budgets.get(value[plan.key] as Promise<unknown>)?.tighten(deadline)
+    const deadline = deadlineOf(request)
+    if (deadline !== undefined) {
+      for (const plan of pending) budgets.get(value[plan.key] as Promise<unknown>)?.tighten(deadline)
+    }
     const internal = request.internal
     const resolved = await settleAll(
       pending,

@@ -2,7 +2,7 @@ import { EncryptCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client
 import middy from '@middy/core'
 import { clearCache, getCache } from '@middy/util'
 import { type KmsEndpoint, type StalledListener, startKms, startStalledListener } from '@rdskit/testing'
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { decryptEnv, type KmsEnvError, kmsEnv } from '../src/index.ts'
 import { lambdaContext, rejection, setEnv } from './helpers.ts'
 
@@ -180,6 +180,30 @@ describe('kmsEnv: the invocation’s remaining time minus timeoutMargin bounds t
     const ms = performance.now() - started
     expect(ms).toBeGreaterThanOrEqual(600 - 5)
     expect(ms).toBeLessThan(600 + slack)
+  })
+
+  it('a background refresh (cacheExpiry) gets `timeout`, not the time of the invocation that scheduled it', async () => {
+    const handler = middy()
+      .use(
+        kmsEnv({
+          fetchData: { dbPassword: 'DB_PASSWORD' },
+          cacheExpiry: 200,
+          disablePrefetch: true,
+          awsClientOptions: client,
+        }),
+      )
+      .handler(async () => 'ran')
+    // The invocation creates the cache entry, so Middy's refresh timer later fetches with its (stale) request.
+    // 700 ms left: the invocation's own Decrypt fits, and the invocation is long over when the refresh runs.
+    expect(await handler({}, lambdaContext('orders-api', 700))).toBe('ran')
+    await vi.waitFor(
+      () => {
+        expect(
+          kms.calls().filter((c) => c.operation === 'Decrypt' && c.status === 200).length,
+        ).toBeGreaterThan(1)
+      },
+      { timeout: 5_000, interval: 20 },
+    )
   })
 
   it('fails at once, with its own hint, when the invocation has no time left for a Decrypt', async () => {
