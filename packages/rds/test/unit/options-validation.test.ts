@@ -85,6 +85,25 @@ describe('resolveOptions: each rejection names the option, what it must be, and 
     expect(rejection(input).message).toContain(`option \`${name}\` must be ${expected}.`)
   })
 
+  it('names rds() as the owner of a logger without warn()', () => {
+    expect(rejection({ logger: {} }).message).toMatch(
+      /^rds\(\): option `logger` must have a warn\(message\) method/,
+    )
+  })
+
+  it('checks credentialSource itself before its fields, and takes one without a middleware', () => {
+    expect(rejection({ credentialSource: null }).message).toContain(
+      'option `credentialSource.cacheKey` must be',
+    )
+    expect(resolveOptions({ credentialSource: { cacheKey: 'k' } }, {}).credentialSource).toEqual({
+      cacheKey: 'k',
+    })
+  })
+
+  it('leaves a config number given as undefined to postgres.js', () => {
+    expect(resolveOptions({ config: { idle_timeout: undefined } }, {}).config.idle_timeout).toBeUndefined()
+  })
+
   it('takes every config field internalData may fill', () => {
     const internalData = { host: 'a', port: 'b', database: 'c', username: 'd', user: 'e', password: 'f' }
     expect(resolveOptions({ internalData }, {}).internalData).toEqual(internalData)
@@ -161,6 +180,6 @@ describe('postgres.js ssl given instead of tls, every spelling', () => {
     [{ ca: 'PEM', servername: '' }, { ca: 'PEM' }],
     ['verify-ca', 'verify-full'],
   ])('ssl %j means tls %j', (ssl, tls) => {
-    expect(resolveOptions({ config: { ssl: ssl as never } }, {}).tls).toEqual(tls)
+    expect(resolveOptions({ config: { ssl: ssl as never } }, {}).tls).toStrictEqual(tls)
   })
 })

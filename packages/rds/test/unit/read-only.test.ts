@@ -62,6 +62,8 @@ describe('isReadOnly', () => {
     "select set_config('search_path', 'x', false)",
     "select dblink_exec('update notes set body = null')",
     'select * from notes for key share',
+    'select * from notes for  key\n  share',
+    'select * from notes for\tshare',
   ])('treats %j as possibly writing', (statement) => {
     expect(isReadOnly(statement)).toBe(false)
   })

@@ -114,6 +114,25 @@ describe('runStatement', () => {
     expect(error).toMatchObject({ code: 'TOO_MANY_CONNECTIONS', sqlstate: '53300' })
   })
 
+  it('doubles the backoff after each refusal (full jitter at its upper bound here)', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(1)
+    const { ctx } = context({ backoffBase: 20, backoffCap: 1_000 })
+    const started = performance.now()
+    const s = statement(failure('53300'), failure('53300'), failure('53300'))
+    expect(await runStatement(ctx, s.make, false)).toBe('rows')
+    // 20 + 40 + 80 ms: timers never fire early, so this lower bound holds on any machine.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(140 - 2)
+  })
+
+  it('throws a refusal that is neither retried nor a lost connection as it is, even for a read', async () => {
+    const { ctx, calls } = context()
+    const s = statement(failure('28000'))
+    const error = await rejection(runStatement(ctx, s.make, true))
+    expect(error).toMatchObject({ code: 'CONNECTION_REJECTED', sqlstate: '28000' })
+    expect(s.runs()).toBe(1)
+    expect(calls.settle).toBe(0)
+  })
+
   it('refreshes the credential once on 28P01 and runs again; a second 28P01 is AUTH_FAILED', async () => {
     const { ctx, calls } = context()
     expect(await runStatement(ctx, statement(failure('28P01')).make, false)).toBe('rows')
