@@ -19,6 +19,7 @@ import { requestLog } from './http/request-log.ts'
 import { createObservability, type Observability } from './observability.ts'
 import { healthRoutes } from './routes/health.ts'
 import { noteRoutes } from './routes/notes.ts'
+import type { RouteStep } from './routes/route.ts'
 
 /**
  * The security headers a JSON API needs (OWASP REST Security): HSTS, nosniff, no framing, no referrer,
@@ -76,7 +77,11 @@ export interface AppOptions {
 
 export type AppHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
 
-const routes = (config: AppConfig) => [...noteRoutes(config.maxBodyBytes), ...healthRoutes()]
+/** Every route; `dependencies` (kms-env, rds) run inside each, after routing and validation. */
+const routes = (config: AppConfig, dependencies: RouteStep[]) => [
+  ...noteRoutes({ maxBodyBytes: config.maxBodyBytes, dependencies }),
+  ...healthRoutes(dependencies),
+]
 
 /** 405 with Allow for a known path under another method; 404 otherwise (router's notFoundResponse). */
 const methodNotAllowed = (table: { method: string; path: string }[]) => {
@@ -102,18 +107,19 @@ const methodNotAllowed = (table: { method: string; path: string }[]) => {
 }
 
 /**
- * The whole API as one Middy stack. Order matters: `use()` order is the before order, and after/onError
- * run in reverse. Powertools comes first (the X-Ray segment, the Lambda context on every log line, one
- * metric set per invocation), then the request log, which sees the final status; CORS and security headers
- * land on errors too, and problemDetails turns any error into problem+json before http-error-handler
- * renders it. kms-env and rds come last: a CORS preflight or a 404 never touches KMS or the database.
+/**
+ * The whole API: an outer Middy stack, then http-router into one small stack per route. Order matters:
+ * `use()` order is the before order, and after/onError run in reverse. Powertools comes first (the X-Ray
+ * segment, the Lambda context on every log line, one metric set per invocation), then the request log, which
+ * sees the final status; CORS and security headers land on errors too, and problemDetails turns any error
+ * into problem+json before http-error-handler renders it. kms-env and rds run inside the matched route, after
+ * its validation: a CORS preflight, a 404, a 405 or a rejected request never touches KMS or the database.
  */
 export const createApp = (options: AppOptions): AppHandler => {
   const { config } = options
   const { logger, metrics, tracer } = createObservability(options.observability)
   // Subscribed before kmsEnv() below starts its prefetch, so the decrypt at INIT is measured too.
   const observeRds = rdsPowertools({ logger, metrics, tracer })
-  const table = routes(config)
   const passwordKey = 'dbPassword'
   const kmsCacheKey = options.cacheKey ?? '@rdskit/kms-env'
   const passwordFromKms = kmsEnv({
@@ -121,6 +127,20 @@ export const createApp = (options: AppOptions): AppHandler => {
     cacheKey: kmsCacheKey,
     ...(options.kmsClientOptions ? { awsClientOptions: options.kmsClientOptions } : {}),
   })
+
+  const database = rds({
+    schema,
+    config: { ...dbConnection(config), ...options.postgresOptions },
+    // Reads to the reader endpoint when there is one; writes, transactions and db.$primary on the writer.
+    reader: config.db.reader,
+    internalData: { password: passwordKey },
+    // On a rejected password (rotation), rds drops the cached plaintext and re-runs kms-env once.
+    credentialSource: { cacheKey: kmsCacheKey, middleware: passwordFromKms },
+    tls: config.db.tls === 'disable' ? false : config.db.ca ? { ca: config.db.ca } : 'verify-full',
+    cacheKey: `${kmsCacheKey}:rds`,
+    logger: { warn: (message: string) => logger.warn(message) },
+  })
+  const table = routes(config, [passwordFromKms, database] as RouteStep[])
 
   const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2, Error, Context>()
     .use(captureLambdaHandler(tracer, { captureResponse: false }))
@@ -133,21 +153,6 @@ export const createApp = (options: AppOptions): AppHandler => {
     .use(httpCors({ ...corsOptions, origins: config.corsOrigins }))
     .use(httpErrorHandler({ logger: false }))
     .use(problemDetails())
-    .use(passwordFromKms)
-    .use(
-      rds({
-        schema,
-        config: { ...dbConnection(config), ...options.postgresOptions },
-        // Reads to the reader endpoint when there is one; writes, transactions and db.$primary on the writer.
-        reader: config.db.reader,
-        internalData: { password: passwordKey },
-        // On a rejected password (rotation), rds drops the cached plaintext and re-runs kms-env once.
-        credentialSource: { cacheKey: kmsCacheKey, middleware: passwordFromKms },
-        tls: config.db.tls === 'disable' ? false : config.db.ca ? { ca: config.db.ca } : 'verify-full',
-        cacheKey: `${kmsCacheKey}:rds`,
-        logger: { warn: (message: string) => logger.warn(message) },
-      }),
-    )
     .handler(httpRouter({ routes: table as never, notFoundResponse: methodNotAllowed(table) }) as never)
   // Middy's type adds the optional third `{ signal }` argument Lambda never passes.
   return handler as unknown as AppHandler

@@ -75,14 +75,9 @@ async function resolveRegion(config: KMSClientConfig, env: NodeJS.ProcessEnv): P
   }
 }
 
+/** Region, endpoint and local credentials; `check` leaves the request handler to decryptEnv's defaults. */
 async function clientConfig(flags: Flags, env: NodeJS.ProcessEnv): Promise<KMSClientConfig> {
-  const config: KMSClientConfig = {
-    requestHandler: {
-      connectionTimeout: defaults.requestTimeout,
-      requestTimeout: defaults.requestTimeout,
-      throwOnRequestTimeout: true,
-    },
-  }
+  const config: KMSClientConfig = {}
   if (typeof flags.region === 'string') config.region = flags.region
   const endpoint = typeof flags.endpoint === 'string' ? flags.endpoint : env.AWS_ENDPOINT_URL_KMS
   if (typeof flags.endpoint === 'string') config.endpoint = flags.endpoint
@@ -157,7 +152,14 @@ async function encrypt(flags: Flags, positionals: string[], io: CliIo): Promise<
       },
     )
   }
-  const client = new KMSClient(config)
+  const client = new KMSClient({
+    ...config,
+    requestHandler: {
+      connectionTimeout: defaults.requestTimeout,
+      requestTimeout: defaults.requestTimeout,
+      throwOnRequestTimeout: true,
+    },
+  })
   try {
     const out = await client.send(
       new EncryptCommand({

@@ -1,7 +1,9 @@
 import { DecryptCommand, type DecryptCommandOutput, type KMSClient } from '@aws-sdk/client-kms'
 import { catchInvalidSignatureException } from '@middy/util'
+import { type Budget, whenAborted } from './budget.ts'
+import type { ConnectWatch, Stall } from './connect-watch.ts'
 import { KmsEnvError } from './errors.ts'
-import { decryptFailed } from './hints.ts'
+import { decryptFailed, errorName } from './hints.ts'
 import type { Options } from './options.ts'
 import type { KeyPlan } from './plan.ts'
 
@@ -10,7 +12,8 @@ export const maxCiphertextBytes = 6144
 const base64 = /^[A-Za-z0-9+/]+={0,2}$/
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
-export type Decrypt = (client: KMSClient, plan: KeyPlan) => Promise<unknown>
+/** Decrypts one planned variable within `budget` (every attempt and the backoff between them). */
+export type Decrypt = (client: KMSClient, plan: KeyPlan, budget: Budget) => Promise<unknown>
 
 function readCiphertext(plan: KeyPlan, text: string | undefined): Uint8Array {
   const where = `${plan.variable} (fetchData.${plan.key})`
@@ -84,8 +87,35 @@ async function regionOf(client: KMSClient): Promise<string | undefined> {
   }
 }
 
+/** Where a timed-out Decrypt was stuck: the socket's own connect error says it, else the watch. */
+function stallOf(
+  error: unknown,
+  budget: Budget,
+  watch: ConnectWatch | undefined,
+): Stall | 'no-time' | undefined {
+  if (budget.ms <= 0) return 'no-time'
+  const { code, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown }
+  if (code === 'ENETUNREACH' || code === 'EHOSTUNREACH' || syscall === 'connect') return 'connect'
+  return watch?.stallSince(budget.startedAt)
+}
+
+/** Sends the Decrypt with the budget's signal (the SDK stops retrying) and stops waiting at its deadline. */
+function send(client: KMSClient, command: DecryptCommand, budget: Budget): Promise<DecryptCommandOutput> {
+  if (budget.expired) return Promise.reject(budget.signal.reason)
+  const sent = client
+    .send(command, { abortSignal: budget.signal })
+    .catch((e: Error) => catchInvalidSignatureException(e, client, command) as Promise<DecryptCommandOutput>)
+  return Promise.race([sent, whenAborted(budget.signal)])
+}
+
 /** Decrypts one variable: MISSING_VARIABLE / NOT_BASE64 / TOO_LARGE / DECRYPT_FAILED / NOT_UTF8 / JSON_INVALID. */
-async function decryptPlaintext(client: KMSClient, plan: KeyPlan, text: string | undefined): Promise<string> {
+async function decryptPlaintext(
+  client: KMSClient,
+  plan: KeyPlan,
+  text: string | undefined,
+  budget: Budget,
+  watch: ConnectWatch | undefined,
+): Promise<string> {
   const command = new DecryptCommand({
     CiphertextBlob: readCiphertext(plan, text),
     ...(plan.context ? { EncryptionContext: plan.context } : {}),
@@ -93,13 +123,12 @@ async function decryptPlaintext(client: KMSClient, plan: KeyPlan, text: string |
   })
   let output: DecryptCommandOutput
   try {
-    output = await client
-      .send(command)
-      .catch(
-        (e: Error) => catchInvalidSignatureException(e, client, command) as Promise<DecryptCommandOutput>,
-      )
+    output = await send(client, command, budget)
   } catch (error) {
-    throw decryptFailed(error, { plan, region: await regionOf(client) })
+    // At the deadline the SDK reports an AbortError (or nothing yet): the budget's own TimeoutError says why.
+    const cause = budget.expired ? budget.signal.reason : error
+    const stall = errorName(cause) === 'TimeoutError' ? stallOf(cause, budget, watch) : undefined
+    throw decryptFailed(cause, { plan, region: await regionOf(client), stall, budgetMs: budget.ms })
   }
   return decode(plan, output.Plaintext)
 }
@@ -111,15 +140,17 @@ async function decryptPlaintext(client: KMSClient, plan: KeyPlan, text: string |
 export function createDecrypt(
   options: Pick<Options, 'setToEnv'>,
   env: NodeJS.ProcessEnv = process.env,
+  watch?: ConnectWatch,
 ): Decrypt {
   const ciphertexts = new Map<string, string | undefined>()
-  return async (client, plan) => {
+  return async (client, plan, budget) => {
+    if (plan.problem) throw plan.problem
     let text = env[plan.variable]
     if (options.setToEnv) {
       if (ciphertexts.has(plan.variable)) text = ciphertexts.get(plan.variable)
       else ciphertexts.set(plan.variable, text)
     }
-    const plaintext = await decryptPlaintext(client, plan, text)
+    const plaintext = await decryptPlaintext(client, plan, text, budget, watch)
     const value = plan.json ? parse(plan, plaintext) : plaintext
     if (options.setToEnv) env[plan.variable] = plaintext
     return value

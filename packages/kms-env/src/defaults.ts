@@ -13,7 +13,8 @@ export const defaults = {
   /**
    * `Record<string, string> | false | undefined`, default `undefined`, meaning
    * `{ LambdaFunctionName: process.env.AWS_LAMBDA_FUNCTION_NAME }`: the context the Lambda console's
-   * encryption helpers use (building the middleware throws CONFIG_INVALID if that variable is unset).
+   * encryption helpers use (if that variable is unset, the middleware's first run, or `decryptEnv`, fails
+   * with CONFIG_INVALID naming it; building never throws for it).
    * An object replaces it; `false` decrypts with no context (ciphertexts made before the console added it).
    */
   encryptionContext: undefined as EncryptionContext | false | undefined,
@@ -39,9 +40,23 @@ export const defaults = {
    */
   setToEnv: false,
   /**
-   * `number` (ms), default `2000`. Per-attempt deadline for connecting to KMS and for its answer, so a
-   * function with no route to KMS (VPC without NAT or endpoint) fails fast with a hint instead of hanging
-   * until the Lambda timeout. Applied only when `awsClientOptions.requestHandler` is not given; `0` disables.
+   * `number` (ms), default `5000`. Budget of a whole Decrypt (every attempt and the SDK's backoff between
+   * them) when no invocation bounds it: the prefetch at INIT, a refresh (`cacheExpiry`), `decryptEnv`. An
+   * invocation waiting for a Decrypt brings its deadline forward to the invocation's remaining time minus
+   * `timeoutMargin`. At the deadline the Decrypt fails with `kmsError: 'TimeoutError'` and is retried on
+   * the next invocation.
+   */
+  timeout: 5000,
+  /**
+   * `number` (ms), default `500`. Time kept back from `context.getRemainingTimeInMillis()`, so the handler
+   * can still answer (e.g. a 503) after a Decrypt that ran out of time, before Lambda kills the invocation.
+   */
+  timeoutMargin: 500,
+  /**
+   * `number` (ms), default `2000`. Per-attempt deadline for connecting to KMS and for its answer, so a hung
+   * attempt is retried within the budget (`timeout`). Applied only when `awsClientOptions.requestHandler` is
+   * not given (kms-env then also watches the connections, to tell "no route" from "slow KMS" in the hint);
+   * `0` disables it.
    */
   requestTimeout: 2000,
   /** `new (config) => KMSClient`, default `KMSClient` from @aws-sdk/client-kms. Swap for a wrapped client. */

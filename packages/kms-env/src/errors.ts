@@ -11,7 +11,7 @@ export const kmsEnvErrorCodes = {
   NOT_UTF8: 'The decrypted bytes are not valid UTF-8 text (a binary value, e.g. a data key).',
   JSON_INVALID: 'A value chosen for JSON parsing is not valid JSON.',
   CONFIG_INVALID:
-    'An option (or an environment setting it depends on) is invalid; thrown when the middleware is built.',
+    'An option is invalid (thrown when the middleware is built), or an environment setting the default depends on is missing (AWS_LAMBDA_FUNCTION_NAME; thrown when it first runs).',
 } as const
 
 export type KmsEnvErrorCode = keyof typeof kmsEnvErrorCodes

@@ -1,15 +1,22 @@
+import type { Stall } from './connect-watch.ts'
 import { KmsEnvError } from './errors.ts'
 import type { KeyPlan } from './plan.ts'
 
-export interface DecryptFailure {
+export interface DecryptFailure extends HintContext {
   plan: KeyPlan
-  region: string | undefined
 }
 
 /** What a hint may mention: the variable's plan when there is one (not for the CLI's Encrypt). */
 export interface HintContext {
   plan?: KeyPlan | undefined
   region: string | undefined
+  /**
+   * For a timeout: where the Decrypt was stuck, `'no-time'` when the invocation left it none, undefined when
+   * unknown (a request handler kms-env does not watch).
+   */
+  stall?: Stall | 'no-time' | undefined
+  /** For a timeout: the whole Decrypt's budget (ms). */
+  budgetMs?: number | undefined
 }
 
 const timeoutCodes = new Set(['ETIMEDOUT', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED'])
@@ -30,8 +37,27 @@ function describeContext(plan: KeyPlan | undefined): string {
   return plan?.context ? JSON.stringify(plan.context) : 'no encryption context'
 }
 
+const routeAdvice = (where: string) =>
+  `a function in a VPC needs a NAT gateway or the com.amazonaws.${where}.kms interface VPC endpoint (with private DNS), and its security group must allow HTTPS to it`
+
+/** A timeout's hint: no route (a connect never completed) apart from a slow answer, when known. */
+function timeoutHint(where: string, { stall, budgetMs }: HintContext): string {
+  const within = budgetMs === undefined ? 'in time' : `within ${budgetMs} ms`
+  switch (stall) {
+    case 'connect':
+      return `no route to KMS: no connection to the KMS endpoint completed ${within}; ${routeAdvice(where)}.`
+    case 'response':
+      return `slow KMS: the connection to KMS was open but the answer did not come ${within} (KMS or a proxy on the way was slow); it is retried on the next invocation. Decrypt gets the invocation's remaining time minus timeoutMargin (at most timeout): a longer function timeout gives it more.`
+    case 'no-time':
+      return `the invocation had no time left for Decrypt (remaining time minus timeoutMargin: ${budgetMs} ms); raise the function's timeout or lower timeoutMargin.`
+    default:
+      return `KMS did not answer ${within}: if the connection never opened there is no route to KMS (${routeAdvice(where)}); otherwise KMS was slow and the call is retried on the next invocation.`
+  }
+}
+
 /** The hint for a KMS / network error, naming what to check. Never mentions the value. */
-export function hintFor(name: string, { plan, region }: HintContext): string {
+export function hintFor(name: string, failure: HintContext): string {
+  const { plan, region } = failure
   const fn = plan?.context?.LambdaFunctionName
   const where = region ?? '<region>'
   switch (name) {
@@ -65,7 +91,7 @@ export function hintFor(name: string, { plan, region }: HintContext): string {
     case 'KMSInternalException':
       return 'a transient KMS failure; it is retried on the next invocation.'
     case 'TimeoutError':
-      return `no route to KMS: a function in a VPC needs a NAT gateway or the com.amazonaws.${where}.kms interface VPC endpoint (with private DNS), and its security group must allow HTTPS to it.`
+      return timeoutHint(where, failure)
     case 'CredentialsProviderError':
       return 'the SDK found no credentials: in Lambda they come from the execution role; locally set AWS_PROFILE or AWS_ACCESS_KEY_ID.'
     default:

@@ -9,6 +9,7 @@ import {
   processCache,
   sanitizeKey,
 } from '@middy/util'
+import { Budget } from './budget.ts'
 import { createDecrypt, settleAll } from './decrypt.ts'
 import { traceDecrypt } from './events.ts'
 import { resolveOptions } from './options.ts'
@@ -39,12 +40,14 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
   // @middy/util's option type wants a client constructor with an optional config; KMSClient's is stricter.
   const util = options as unknown as Parameters<typeof processCache>[0]
   const plans = planKeys(options)
-  const decrypt = createDecrypt(options)
+  const decrypt = createDecrypt(options, process.env, options.connectWatch)
   const contextKeys = options.setToContext
     ? plans.map((plan) => [plan.key, sanitizeKey(plan.key)] as const)
     : null
   // Resolved values by promise, so a warm invocation copies values without awaiting anything.
   const settled = new WeakMap<Promise<unknown>, unknown>()
+  // The budget of each Decrypt in flight, so an invocation waiting for it can bring its deadline forward.
+  const budgets = new WeakMap<Promise<unknown>, Budget>()
   let client: KMSClient | undefined
   let clientInit: Promise<KMSClient> | undefined
 
@@ -57,20 +60,39 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
     modifyCache(options.cacheKey, cached.value)
   }
 
+  // Middy calls this at INIT, in an invocation, and from its refresh timer (with a stale request): every
+  // Decrypt starts with `timeout`; an invocation waiting for it brings the deadline forward (awaitPending).
   const fetchRequest = (_request: unknown, cached?: unknown): Values => {
     const cachedValues = (cached ?? {}) as Values
     const values: Values = {}
     const pending = plans.filter((plan) => !cachedValues[plan.key])
-    const attempts = traceDecrypt(pending, () => pending.map((plan) => decrypt(client as KMSClient, plan)))
+    const started = pending.map(() => new Budget(options.timeout))
+    const attempts = traceDecrypt(pending, () =>
+      pending.map((plan, i) => decrypt(client as KMSClient, plan, started[i] as Budget)),
+    )
     pending.forEach((plan, i) => {
       const attempt = attempts[i] as Promise<unknown>
+      const budget = started[i] as Budget
+      budgets.set(attempt, budget)
       attempt.then(
-        (value) => settled.set(attempt, value),
-        () => evict(plan.key, attempt),
+        (value) => {
+          budget.done()
+          settled.set(attempt, value)
+        },
+        () => {
+          budget.done()
+          evict(plan.key, attempt)
+        },
       )
       values[plan.key] = attempt
     })
     return values
+  }
+
+  // The invocation's own deadline (a performance.now() time): its remaining time minus the margin.
+  const deadlineOf = (request: AnyRequest): number | undefined => {
+    const remaining = request.context?.getRemainingTimeInMillis?.()
+    return typeof remaining === 'number' ? performance.now() + remaining - options.timeoutMargin : undefined
   }
 
   // canPrefetch looks at cacheExpiry only; a cacheKeyExpiry of 0 for this key must not prefetch either
@@ -81,7 +103,12 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
     processCache(util, fetchRequest)
   }
 
-  const awaitPending = async (pending: KeyPlan[], value: Values, internal: Record<string, unknown>) => {
+  const awaitPending = async (request: AnyRequest, pending: KeyPlan[], value: Values) => {
+    const deadline = deadlineOf(request)
+    if (deadline !== undefined) {
+      for (const plan of pending) budgets.get(value[plan.key] as Promise<unknown>)?.tighten(deadline)
+    }
+    const internal = request.internal
     const resolved = await settleAll(
       pending,
       pending.map((plan) => value[plan.key] as Promise<unknown>),
@@ -104,7 +131,7 @@ export function kmsEnv<const TOptions extends KmsEnvOptions = KmsEnvOptions>(
       if (attempt && settled.has(attempt)) internal[plan.key] = settled.get(attempt)
       else pending.push(plan)
     }
-    if (pending.length > 0) await awaitPending(pending, value, internal)
+    if (pending.length > 0) await awaitPending(request, pending, value)
     if (contextKeys) {
       const context = request.context as unknown as Record<string, unknown>
       for (const [key, contextKey] of contextKeys) context[contextKey] = internal[key]

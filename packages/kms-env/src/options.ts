@@ -1,7 +1,11 @@
+import { ConnectWatch, watchedAgents } from './connect-watch.ts'
 import { defaults } from './defaults.ts'
 import { configError } from './errors.ts'
 
 export type Options = typeof defaults
+
+/** The options after validation, with the watch on the client's connections when kms-env built its handler. */
+export type ResolvedOptions = Options & { connectWatch: ConnectWatch | undefined }
 
 type Check = (value: unknown) => string | undefined
 
@@ -28,6 +32,11 @@ export const contextCheck: Check = (v) => {
   return bad ? `must hold only string values ('${bad[0]}' is not a string)` : undefined
 }
 
+const milliseconds =
+  (min: number): Check =>
+  (v) =>
+    Number.isInteger(v) && (v as number) >= min ? undefined : `must be an integer >= ${min} (ms)`
+
 const expiry: Check = (v) =>
   Number.isInteger(v) && (v as number) >= -1 ? undefined : 'must be an integer >= -1'
 
@@ -41,8 +50,9 @@ const checks: Record<keyof Options, Check> = {
       : 'must be a boolean or an array of fetchData keys',
   setToContext: ofType('boolean'),
   setToEnv: ofType('boolean'),
-  requestTimeout: (v) =>
-    Number.isInteger(v) && (v as number) >= 0 ? undefined : 'must be an integer >= 0 (ms)',
+  requestTimeout: milliseconds(0),
+  timeout: milliseconds(1),
+  timeoutMargin: milliseconds(0),
   AwsClient: ofType('function'),
   awsClientOptions: object,
   awsClientAssumeRole: optional(nonEmptyString),
@@ -63,6 +73,7 @@ export const decryptEnvOptionNames = [
   'keyId',
   'json',
   'setToEnv',
+  'timeout',
   'requestTimeout',
   'AwsClient',
   'awsClientOptions',
@@ -77,7 +88,7 @@ export function resolveOptions(
   input: unknown,
   caller: string,
   allowed: ReadonlyArray<keyof Options> = Object.keys(checks) as Array<keyof Options>,
-): Options {
+): ResolvedOptions {
   if (input !== undefined && !isObject(input))
     throw configError(`${caller}(options): options must be an object.`)
   const given = input ?? {}
@@ -94,16 +105,24 @@ export function resolveOptions(
   return withTimeout(options)
 }
 
-/** Applies `requestTimeout` to the SDK client unless the caller brought their own request handler. */
-function withTimeout(options: Options): Options {
+/**
+ * Gives the SDK client kms-env's request handler options unless the caller brought a request handler:
+ * `requestTimeout` per attempt, and agents whose connects are watched (to tell no route from slow KMS).
+ */
+function withTimeout(options: Options): ResolvedOptions {
   const client = options.awsClientOptions
-  if (!options.requestTimeout || client.requestHandler !== undefined) return options
-  const ms = options.requestTimeout
+  if (client.requestHandler !== undefined) return { ...options, connectWatch: undefined }
+  const connectWatch = new ConnectWatch()
+  const ms = options.requestTimeout || undefined
   return {
     ...options,
+    connectWatch,
     awsClientOptions: {
       ...client,
-      requestHandler: { connectionTimeout: ms, requestTimeout: ms, throwOnRequestTimeout: true },
+      requestHandler: {
+        ...watchedAgents(connectWatch),
+        ...(ms ? { connectionTimeout: ms, requestTimeout: ms, throwOnRequestTimeout: true } : {}),
+      },
     },
   }
 }

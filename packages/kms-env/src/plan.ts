@@ -1,4 +1,4 @@
-import { configError } from './errors.ts'
+import { configError, type KmsEnvError } from './errors.ts'
 import { contextCheck, envVarName, type Options } from './options.ts'
 import type { EncryptionContext } from './types.ts'
 
@@ -12,30 +12,37 @@ export interface KeyPlan {
   context: EncryptionContext | undefined
   keyId: string | undefined
   json: boolean
+  /**
+   * Why this key cannot be decrypted, found when the middleware was built but thrown only when it runs:
+   * the default context needs AWS_LAMBDA_FUNCTION_NAME, which a module loaded outside Lambda may lack.
+   */
+  problem?: KmsEnvError
 }
 
 const specKeys = new Set(['variable', 'encryptionContext', 'keyId', 'json'])
 
-function defaultContext(key: string, env: NodeJS.ProcessEnv): EncryptionContext {
-  const fn = env.AWS_LAMBDA_FUNCTION_NAME
-  if (!fn) {
-    throw configError(
-      `fetchData.${key}: encryptionContext defaults to { LambdaFunctionName: AWS_LAMBDA_FUNCTION_NAME }, but AWS_LAMBDA_FUNCTION_NAME is not set (running outside Lambda?).`,
-      "pass encryptionContext: { LambdaFunctionName: '<function name>' }, or encryptionContext: false for ciphertexts made without a context.",
-    )
-  }
-  return { LambdaFunctionName: fn }
-}
+const missingFunctionName = (key: string, variable: string) =>
+  configError(
+    `${variable} (fetchData.${key}): encryptionContext defaults to { LambdaFunctionName: AWS_LAMBDA_FUNCTION_NAME }, but AWS_LAMBDA_FUNCTION_NAME is not set (running outside Lambda?).`,
+    "set AWS_LAMBDA_FUNCTION_NAME to the function's name, pass encryptionContext: { LambdaFunctionName: '<function name>' }, or encryptionContext: false for ciphertexts made without a context.",
+  )
 
+/** The context of a Decrypt (undefined: none), or the problem that prevents building the default one. */
 function resolveContext(
   key: string,
+  variable: string,
   value: EncryptionContext | false | undefined,
   env: NodeJS.ProcessEnv,
-): EncryptionContext | undefined {
-  if (value === false) return undefined
-  const context = value ?? defaultContext(key, env)
+): Pick<KeyPlan, 'context' | 'problem'> {
+  if (value === false) return { context: undefined }
+  if (value === undefined) {
+    const fn = env.AWS_LAMBDA_FUNCTION_NAME
+    return fn
+      ? { context: { LambdaFunctionName: fn } }
+      : { context: undefined, problem: missingFunctionName(key, variable) }
+  }
   // KMS treats an empty context as none; so do we, so the Decrypt request is the same.
-  return Object.keys(context).length === 0 ? undefined : { ...context }
+  return { context: Object.keys(value).length === 0 ? undefined : { ...value } }
 }
 
 /** Validates `fetchData` and resolves each entry against the top-level options. */
@@ -78,7 +85,7 @@ export function planKeys(options: Options, env: NodeJS.ProcessEnv = process.env)
     return {
       key,
       variable: s.variable,
-      context: resolveContext(key, context, env),
+      ...resolveContext(key, s.variable, context, env),
       keyId: (s.keyId as string | undefined) ?? options.keyId,
       json: (s.json as boolean | undefined) ?? (options.json === true || jsonKeys.includes(key)),
     }

@@ -27,6 +27,7 @@ export interface DecryptEnvOptions<Client = KMSClient> {
   json?: boolean | readonly string[]
   setToEnv?: boolean
   requestTimeout?: number
+  timeout?: number
   AwsClient?: new (config: KMSClientConfig) => Client
   awsClientOptions?: Partial<KMSClientConfig>
   awsClientCapture?: (client: Client) => Client
@@ -34,6 +35,7 @@ export interface DecryptEnvOptions<Client = KMSClient> {
 
 /** Options of the `kmsEnv` middleware (see `defaults` for each one's documentation). */
 export interface KmsEnvOptions<Client = KMSClient> extends DecryptEnvOptions<Client> {
+  timeoutMargin?: number
   setToContext?: boolean
   awsClientAssumeRole?: string
   disablePrefetch?: boolean

@@ -35,6 +35,8 @@ describe('defaults', () => {
       json: false,
       setToContext: false,
       setToEnv: false,
+      timeout: 5000,
+      timeoutMargin: 500,
       requestTimeout: 2000,
       AwsClient: KMSClient,
       awsClientOptions: {},

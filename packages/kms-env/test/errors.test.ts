@@ -84,19 +84,40 @@ describe('KmsEnvError for KMS failures: DECRYPT_FAILED with the KMS error name a
   })
 
   it.each([
-    ['the SDK’s TimeoutError', sdkError('TimeoutError', { $metadata: undefined })],
-    ['a socket ETIMEDOUT', Object.assign(new Error('connect ETIMEDOUT 1.2.3.4:443'), { code: 'ETIMEDOUT' })],
+    [
+      'a socket connect ETIMEDOUT',
+      Object.assign(new Error('connect ETIMEDOUT 1.2.3.4:443'), { code: 'ETIMEDOUT', syscall: 'connect' }),
+    ],
     ['an unreachable network', Object.assign(new Error('connect ENETUNREACH'), { code: 'ENETUNREACH' })],
+    ['an unreachable host', Object.assign(new Error('connect EHOSTUNREACH'), { code: 'EHOSTUNREACH' })],
   ])(
     '%s → no route to KMS: NAT gateway or the com.amazonaws.<region>.kms endpoint',
     async (_label, cause) => {
       const error = await decryptFailure(cause)
       expect(error.kmsError).toBe('TimeoutError')
-      expect(error.hint).toMatch(/no route to KMS/)
+      expect(error.hint).toMatch(/^no route to KMS/)
       expect(error.hint).toMatch(/NAT gateway/)
       expect(error.hint).toContain('com.amazonaws.eu-central-1.kms')
     },
   )
+
+  it('the SDK’s TimeoutError on a connection already open → slow KMS, retried on the next invocation', async () => {
+    // The mocked client opens no connection, as when the SDK reuses a kept-alive one.
+    const error = await decryptFailure(sdkError('TimeoutError', { $metadata: undefined }))
+    expect(error.kmsError).toBe('TimeoutError')
+    expect(error.hint).toMatch(/^slow KMS: the connection to KMS was open/)
+    expect(error.hint).toMatch(/retried on the next invocation/)
+    expect(error.hint).not.toMatch(/NAT gateway/)
+  })
+
+  it('a TimeoutError through a request handler of the caller’s own names both causes', async () => {
+    const error = await decryptFailure(sdkError('TimeoutError', { $metadata: undefined }), {
+      awsClientOptions: { requestHandler: { requestTimeout: 100 } },
+    })
+    expect(error.hint).toMatch(/^KMS did not answer within 5000 ms: if the connection never opened/)
+    expect(error.hint).toContain('com.amazonaws.eu-central-1.kms')
+    expect(error.hint).toMatch(/otherwise KMS was slow/)
+  })
 
   it.each([
     ['ThrottlingException', /throttled/],
@@ -230,6 +251,8 @@ describe('KmsEnvError for options: CONFIG_INVALID when the middleware is built',
     [{ setToContext: 'yes' }, /option 'setToContext' must be a boolean/],
     [{ setToEnv: 1 }, /option 'setToEnv' must be a boolean/],
     [{ requestTimeout: -1 }, /option 'requestTimeout' must be an integer >= 0/],
+    [{ timeout: 0 }, /option 'timeout' must be an integer >= 1 \(ms\)/],
+    [{ timeoutMargin: 1.5 }, /option 'timeoutMargin' must be an integer >= 0 \(ms\)/],
     [{ cacheExpiry: -2 }, /option 'cacheExpiry' must be an integer >= -1/],
     [{ cacheKeyExpiry: { a: 'x' } }, /option 'cacheKeyExpiry' must be an object of integers/],
     [{ cacheKey: '' }, /option 'cacheKey' must be a non-empty string/],
@@ -250,24 +273,58 @@ describe('KmsEnvError for options: CONFIG_INVALID when the middleware is built',
     expect(error.message).toMatch(message)
   })
 
-  it('names AWS_LAMBDA_FUNCTION_NAME when the default context cannot be built, and builds with a context given', () => {
+  it('without AWS_LAMBDA_FUNCTION_NAME builds without throwing, then its first run names the variable and encryptionContext', async () => {
     delete process.env.AWS_LAMBDA_FUNCTION_NAME
-    expect(() => kmsEnv({ fetchData: { dbPassword: 'DB_PASSWORD' } })).toThrow(
-      expect.objectContaining({
-        code: 'CONFIG_INVALID',
-        message: expect.stringMatching(/AWS_LAMBDA_FUNCTION_NAME is not set/),
-      }),
-    )
     kms.on(DecryptCommand).resolves({ Plaintext: utf8.encode('x') })
-    expect(() =>
-      kmsEnv({
-        fetchData: { dbPassword: 'DB_PASSWORD' },
-        encryptionContext: { LambdaFunctionName: 'orders-api' },
-      }),
-    ).not.toThrow()
-    expect(() =>
-      kmsEnv({ fetchData: { legacy: { variable: 'DB_PASSWORD', encryptionContext: false } }, cacheKey: 'x' }),
-    ).not.toThrow()
+    const middleware = kmsEnv({ fetchData: { dbPassword: 'DB_PASSWORD' } })
+    const handler = middy()
+      .use(middleware)
+      .handler(async () => 'ran')
+    for (let run = 0; run < 2; run++) {
+      const error = await rejection(handler({}, lambdaContext()))
+      expect(error).toBeInstanceOf(KmsEnvError)
+      expect(error).toMatchObject({ code: 'CONFIG_INVALID' })
+      expect(error.message).toMatch(
+        /^DB_PASSWORD \(fetchData\.dbPassword\): .*AWS_LAMBDA_FUNCTION_NAME is not set/,
+      )
+      expect(error.hint).toMatch(/set AWS_LAMBDA_FUNCTION_NAME/)
+      expect(error.hint).toMatch(/encryptionContext: \{ LambdaFunctionName/)
+    }
+    // Nothing was sent to KMS: a Decrypt without the context would only fail there, less clearly.
+    expect(kms.commandCalls(DecryptCommand)).toHaveLength(0)
+    expect(await rejection(decryptEnv({ fetchData: { dbPassword: 'DB_PASSWORD' } }))).toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringMatching(/AWS_LAMBDA_FUNCTION_NAME/),
+    })
+  })
+
+  it('without AWS_LAMBDA_FUNCTION_NAME, a context given (or none wanted) decrypts', async () => {
+    delete process.env.AWS_LAMBDA_FUNCTION_NAME
+    kms.on(DecryptCommand).resolves({ Plaintext: utf8.encode('x') })
+    const given = middy()
+      .use(
+        kmsEnv({
+          fetchData: { dbPassword: 'DB_PASSWORD' },
+          encryptionContext: { LambdaFunctionName: 'orders-api' },
+          setToContext: true,
+        }),
+      )
+      .handler(async (_event, context) => context.dbPassword)
+    expect(await given({}, lambdaContext())).toBe('x')
+    const none = middy()
+      .use(
+        kmsEnv({
+          fetchData: { legacy: { variable: 'DB_PASSWORD', encryptionContext: false } },
+          cacheKey: 'x',
+          setToContext: true,
+        }),
+      )
+      .handler(async (_event, context) => context.legacy)
+    expect(await none({}, lambdaContext())).toBe('x')
+    expect(kms.commandCalls(DecryptCommand).map((call) => call.args[0].input.EncryptionContext)).toEqual([
+      { LambdaFunctionName: 'orders-api' },
+      undefined,
+    ])
   })
 
   it('rejects the middleware-only options in decryptEnv', async () => {

@@ -4,7 +4,9 @@ import type { Context } from 'aws-lambda'
  * A Lambda context good enough for middy (tests and benchmarks). Typed `never` so it fits handlers whose
  * context type carries the values `setToContext` adds (the runtime passes the plain context; middy adds them).
  */
-export function lambdaContext(functionName = 'orders-api'): never {
+export function lambdaContext(functionName = 'orders-api', timeoutMs = 30_000): never {
+  // Like Lambda's: the time left until a deadline fixed when the invocation starts.
+  const deadline = Date.now() + timeoutMs
   const context: Context = {
     functionName,
     functionVersion: '$LATEST',
@@ -14,7 +16,7 @@ export function lambdaContext(functionName = 'orders-api'): never {
     logGroupName: `/aws/lambda/${functionName}`,
     logStreamName: 'stream',
     callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => 30_000,
+    getRemainingTimeInMillis: () => deadline - Date.now(),
     done: () => {},
     fail: () => {},
     succeed: () => {},

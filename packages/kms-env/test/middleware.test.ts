@@ -360,7 +360,14 @@ describe('kmsEnv prefetch and cache', () => {
     expect(configs).toEqual([
       {
         region: 'eu-west-1',
-        requestHandler: { connectionTimeout: 2000, requestTimeout: 2000, throwOnRequestTimeout: true },
+        requestHandler: {
+          connectionTimeout: 2000,
+          requestTimeout: 2000,
+          throwOnRequestTimeout: true,
+          // The SDK's default agents (keep-alive, 50 sockets), watched to tell no route from slow KMS.
+          httpAgent: expect.objectContaining({ keepAlive: true, maxSockets: 50 }),
+          httpsAgent: expect.objectContaining({ keepAlive: true, maxSockets: 50 }),
+        },
       },
       { region: 'eu-west-1', requestHandler: { requestTimeout: 99 } },
     ])

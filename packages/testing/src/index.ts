@@ -1,6 +1,7 @@
 export { type PinnedApart, pinApart } from './bench/pin-apart.ts'
 export { startKms } from './kms/server.ts'
 export type { KmsCall, KmsEndpoint, KmsFaults, KmsKey, StartKmsOptions } from './kms/types.ts'
+export { type StalledListener, startStalledListener } from './net/stalled-listener.ts'
 export type { SwitchableEndpoint, Upstream } from './net/switchable-endpoint.ts'
 export { startSwitchableEndpoint } from './net/switchable-endpoint.ts'
 export { startTcpProxy } from './net/tcp-proxy.ts'

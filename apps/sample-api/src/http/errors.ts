@@ -1,4 +1,5 @@
 import type { MiddlewareObj, Request } from '@middy/core'
+import { HttpError } from '@middy/util'
 import { findInChain } from './cause-chain.ts'
 import { ProblemError } from './problem.ts'
 import { unavailableProblem } from './unavailable.ts'
@@ -13,78 +14,72 @@ const hasCode =
 /** Unique constraints the schema declares, mapped to the field a client can change. */
 const uniqueFields: Record<string, string> = { notes_slug_key: 'body.slug' }
 
+const bodyParser = '@middy/http-json-body-parser'
+
+/** What Middy's middlewares put in an HttpError's `cause`: the package that threw, and what it looked at. */
+interface MiddyCause {
+  package?: unknown
+  data?: unknown
+  message?: unknown
+}
+
+const malformedJson = (error: HttpError) =>
+  new ProblemError(400, 'malformed-json', 'Malformed JSON', 'The request body is not valid JSON.', {
+    errors: [{ field: 'body', detail: 'send one JSON object' }],
+    cause: error,
+  })
+
+// The parser refuses prototype-polluting keys (`__proto__`, `constructor.prototype`), naming the key.
+const forbiddenKey = (error: HttpError, key: unknown) =>
+  new ProblemError(422, 'validation-failed', 'Validation failed', 'The body holds a forbidden key.', {
+    errors: [{ field: 'body', detail: `must not contain the key ${JSON.stringify(String(key))}` }],
+    cause: error,
+  })
+
+/**
+ * A client error Middy's http middlewares raised (an HttpError from `createError`, exposed, 4xx), told
+ * apart by its status and the `cause` Middy attaches: `{ package, data }` (and the parse error's
+ * `message` for malformed JSON). Its message is Middy's wording and never decides anything here.
+ */
+const fromMiddy = (error: HttpError): ProblemError | undefined => {
+  const { statusCode } = error
+  if (!error.expose || statusCode < 400 || statusCode >= 500) return undefined
+  const cause = (error.cause ?? {}) as MiddyCause
+  if (statusCode === 415) {
+    return new ProblemError(
+      415,
+      'unsupported-media-type',
+      'Unsupported media type',
+      'The body must be JSON, sent with Content-Type: application/json.',
+      { errors: [{ field: 'header.content-type', detail: 'must be application/json' }], cause: error },
+    )
+  }
+  if (statusCode === 422 && cause.package === bodyParser) {
+    // Its two 422s: a parse failure carries the parser's message (or, with no body at all, no data);
+    // a forbidden key carries only the key.
+    if (typeof cause.message === 'string' || cause.data === undefined) return malformedJson(error)
+    return forbiddenKey(error, cause.data)
+  }
+  if (statusCode === 404) {
+    return new ProblemError(404, 'not-found', 'Not found', 'No route matches this method and path.', {
+      cause: error,
+    })
+  }
+  const message = error.message || 'The request was rejected.'
+  return new ProblemError(statusCode, 'bad-request', 'Bad request', message, {
+    errors: [{ field: 'request', detail: message }],
+    cause: error,
+  })
+}
+
 /**
  * Maps any error to the problem the client sees. Only ProblemErrors and Middy's own 4xx errors keep their
  * message; everything else becomes a generic 500 whose only detail is the request id.
  */
 export const toProblem = (error: unknown): ProblemError => {
   if (error instanceof ProblemError) return error
-  const e = (error ?? {}) as { statusCode?: unknown; message?: unknown; name?: unknown; expose?: unknown }
-
-  // Middy's http middlewares (router, JSON body parser) throw HttpErrors with a status and a safe message.
-  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500 && e.expose !== false) {
-    const message = typeof e.message === 'string' ? e.message : ''
-    if (e.statusCode === 415) {
-      return new ProblemError(
-        415,
-        'unsupported-media-type',
-        'Unsupported media type',
-        'The body must be JSON, sent with Content-Type: application/json.',
-        {
-          errors: [
-            {
-              field: 'header.content-type',
-              detail: 'must be application/json',
-            },
-          ],
-          cause: error,
-        },
-      )
-    }
-    if (e.statusCode === 422 && /malformed JSON/i.test(message)) {
-      return new ProblemError(
-        400,
-        'malformed-json',
-        'Malformed JSON',
-        'The request body is not valid JSON.',
-        {
-          errors: [{ field: 'body', detail: 'send one JSON object' }],
-          cause: error,
-        },
-      )
-    }
-    if (e.statusCode === 422 && /Forbidden key/i.test(message)) {
-      // Middy's parser refuses prototype-polluting keys (`__proto__`, `constructor.prototype`).
-      const key = (error as { cause?: { data?: unknown } }).cause?.data
-      return new ProblemError(
-        422,
-        'validation-failed',
-        'Validation failed',
-        'The body holds a forbidden key.',
-        {
-          errors: [
-            {
-              field: 'body',
-              detail: `must not contain the key ${JSON.stringify(String(key ?? '__proto__'))}`,
-            },
-          ],
-          cause: error,
-        },
-      )
-    }
-    if (e.statusCode === 404) {
-      return new ProblemError(404, 'not-found', 'Not found', 'No route matches this method and path.', {
-        cause: error,
-      })
-    }
-    return new ProblemError(
-      e.statusCode,
-      'bad-request',
-      'Bad request',
-      message || 'The request was rejected.',
-      { errors: [{ field: 'request', detail: message || 'rejected' }], cause: error },
-    )
-  }
+  const middy = error instanceof HttpError ? fromMiddy(error) : undefined
+  if (middy) return middy
 
   const unique = findInChain<{ constraint_name?: string }>(error, hasCode('23505'))
   if (unique) {

@@ -1,4 +1,3 @@
-import middy from '@middy/core'
 import { sql } from 'drizzle-orm'
 import journal from '../../drizzle/meta/_journal.json' with { type: 'json' }
 import { findInChain } from '../http/errors.ts'
@@ -7,6 +6,7 @@ import { json } from '../http/response.ts'
 import { validate } from '../http/validation.ts'
 import { emptyQuery } from '../notes/schemas.ts'
 import type { AppContext } from './context.ts'
+import { type RouteStep, route } from './route.ts'
 
 /** The migration the bundled code expects last: drizzle records each one by its journal `when`. */
 const expected = journal.entries.at(-1)
@@ -57,12 +57,6 @@ const health = async (_event: unknown, context: AppContext) => {
   return json(200, { status: 'ok', database: 'reachable', migrations }, { 'Cache-Control': 'no-store' })
 }
 
-export const healthRoutes = () => [
-  {
-    method: 'GET' as const,
-    path: '/health',
-    handler: middy({ timeoutEarlyInMillis: 0 })
-      .use(validate({ query: emptyQuery }))
-      .handler(health as never),
-  },
+export const healthRoutes = (dependencies: RouteStep[]) => [
+  route('GET', '/health', [validate({ query: emptyQuery })], health, dependencies),
 ]

@@ -1,6 +1,5 @@
-import middy, { type MiddlewareObj } from '@middy/core'
 import httpJsonBodyParser from '@middy/http-json-body-parser'
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda'
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda'
 import type { Note } from '../db/schema.ts'
 import { bodyLimit } from '../http/body-limit.ts'
 import { notFound } from '../http/problem.ts'
@@ -20,6 +19,7 @@ import {
   updateNoteBody,
 } from '../notes/schemas.ts'
 import type { AppContext, Validated } from './context.ts'
+import { type RouteStep, route } from './route.ts'
 
 type Id = { id: string }
 type Handler<E> = (event: E, context: AppContext) => Promise<APIGatewayProxyStructuredResultV2>
@@ -82,20 +82,7 @@ const removeNote: Handler<Validated<unknown, unknown, Id>> = async (event, conte
   throw versionMismatch(outcome.current)
 }
 
-/**
- * Each route is its own small Middy stack (the http-router pattern), so only the routes with a body run
- * the size limit and @middy/http-json-body-parser, and each validates exactly what it reads: path and
- * query first (cheap), then the body. `timeoutEarlyInMillis: 0`: the outer stack owns the deadline.
- */
-const route = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, steps: Step[], fn: unknown) => ({
-  method,
-  path,
-  handler: middy<APIGatewayProxyEventV2>({ timeoutEarlyInMillis: 0 })
-    .use(steps)
-    .handler(fn as never),
-})
-
-type Step = MiddlewareObj<APIGatewayProxyEventV2>
+type Step = RouteStep
 
 const jsonBody = (maxBodyBytes: number, schema: ValidateOptions['body']): Step[] => [
   bodyLimit(maxBodyBytes),
@@ -103,20 +90,34 @@ const jsonBody = (maxBodyBytes: number, schema: ValidateOptions['body']): Step[]
   validate({ body: schema }),
 ]
 
-export const noteRoutes = (maxBodyBytes: number) => [
+export interface NoteRoutesOptions {
+  maxBodyBytes: number
+  /** Middlewares every route runs after its validation, before its handler (kms-env, rds). */
+  dependencies: Step[]
+}
+
+export const noteRoutes = ({ maxBodyBytes, dependencies }: NoteRoutesOptions) => [
   route(
     'POST',
     '/notes',
     [validate({ query: emptyQuery }), ...jsonBody(maxBodyBytes, createNoteBody)],
     createNote,
+    dependencies,
   ),
-  route('GET', '/notes', [validate({ query: listNotesQuery })], listNotesHandler),
-  route('GET', '/notes/{id}', [validate({ path: noteIdPath, query: emptyQuery })], getNote),
+  route('GET', '/notes', [validate({ query: listNotesQuery })], listNotesHandler, dependencies),
+  route('GET', '/notes/{id}', [validate({ path: noteIdPath, query: emptyQuery })], getNote, dependencies),
   route(
     'PATCH',
     '/notes/{id}',
     [validate({ path: noteIdPath, query: emptyQuery }), ...jsonBody(maxBodyBytes, updateNoteBody)],
     patchNote,
+    dependencies,
   ),
-  route('DELETE', '/notes/{id}', [validate({ path: noteIdPath, query: emptyQuery })], removeNote),
+  route(
+    'DELETE',
+    '/notes/{id}',
+    [validate({ path: noteIdPath, query: emptyQuery })],
+    removeNote,
+    dependencies,
+  ),
 ]
