@@ -9,6 +9,7 @@ import {
 } from './invocation.ts'
 import { createLifecycle, type Identity, type LifecycleInput } from './lifecycle.ts'
 import { createLiveness } from './liveness.ts'
+import { createRestartRecovery } from './restart.ts'
 import type { TrackedSocket } from './socket.ts'
 import { createStatements, type Db } from './statement.ts'
 
@@ -57,7 +58,8 @@ export function createClient(options: ResolvedOptions, input: ClientInput): RdsC
   const sockets = new Set<TrackedSocket>()
   const invocations = createInvocations(input.invocationStore)
   const lifecycle = createLifecycle(options, input, sockets, invocations.latestDeadline)
-  const statements = createStatements(options, lifecycle, invocations)
+  const restart = createRestartRecovery(options, lifecycle, sockets)
+  const statements = createStatements(options, lifecycle, invocations, restart)
   const watchdog = createWatchdog(invocations, sockets)
   const timeouts = createStatementTimeouts(options, sockets, lifecycle.sql)
   const liveness = createLiveness(options, lifecycle, statements, sockets, timeouts.apply)

@@ -2,6 +2,15 @@ import net from 'node:net'
 import { Duplex } from 'node:stream'
 import tls from 'node:tls'
 import type { ResolvedTls } from '../tls.ts'
+import {
+  errorResponse,
+  filterBeforeReady,
+  type Handshake,
+  isReadOnlySession,
+  newHandshake,
+  parameterStatus,
+  readBackendMessage,
+} from './handshake.ts'
 
 /** One physical connection, as the liveness logic needs to see it. */
 export interface TrackedSocket {
@@ -31,6 +40,8 @@ export interface TrackedSocket {
   closed: boolean
   /** The statement_timeout (ms, as sent) this session runs with; undefined when none was sent. */
   statementTimeout: string | undefined
+  /** The startup exchange as rds reads it: the write filter, read-only parameters, the last SQLSTATE. */
+  handshake: Handshake
 }
 
 /** A request is on the wire and its ReadyForQuery has not been read: the socket is in use, never idle. */
@@ -77,6 +88,13 @@ export interface SocketTarget {
   sockets: Set<TrackedSocket>
   /** A session closed without postgres.js ending it: a statement may have been cut short (see lifecycle.ts). */
   onUnexpectedClose?: () => void
+  /**
+   * The writer check: a session that reports itself read-only at startup (a standby behind a stale writer
+   * endpoint) is refused before postgres.js may use it; its statement fails with READ_ONLY_SESSION, not sent.
+   */
+  writerCheck?: boolean
+  /** A session finished its startup and was accepted (the shared reconnect backoff starts over). */
+  onSessionReady?: () => void
 }
 
 const now = () => performance.now()
@@ -135,24 +153,29 @@ async function upgrade(raw: net.Socket, options: tls.ConnectionOptions): Promise
 }
 
 /**
- * A stand-in socket that fails on the next turn. postgres.js leaves a connection slot stuck in its
- * "connecting" queue when the socket factory rejects, so failures are reported through a socket instead:
- * its 'error' rejects the waiting statement and its 'close' returns the slot to the pool.
+ * A stand-in socket that fails once postgres.js has flushed its StartupMessage into it. postgres.js leaves a
+ * connection slot stuck in its "connecting" queue when the socket factory rejects, so failures are reported
+ * through a socket instead: its 'error' rejects the waiting statement and its 'close' returns the slot to the
+ * pool. It fails only after that flush: postgres.js's close handler cancels a pending flush without clearing
+ * it, and the slot's next connection would then never write (see handshake.ts).
  */
 function failingSocket(error: PhaseError): Duplex {
   error.rdsConnectPhase = true
+  const fail = () => setImmediate(() => stream.destroy(error))
   const stream = new Duplex({
     read() {},
     write(_chunk, _encoding, callback) {
       callback()
+      fail()
     },
   })
-  setImmediate(() => stream.destroy(error))
+  // postgres.js always writes at once; should it not, the error still comes a turn later.
+  setImmediate(() => setImmediate(fail))
   return stream
 }
 
 const readyForQuery = 90 // 'Z'
-const errorResponse = 69 // 'E'
+const authentication = 82 // 'R'
 const sync = 83 // 'S'
 const simpleQuery = 81 // 'Q'
 
@@ -167,21 +190,27 @@ function countRequests(chunk: unknown): number {
   return count
 }
 
-type NotSentError = PhaseError & { rdsNotSent?: boolean; rdsSocket?: boolean }
+type NotSentError = PhaseError & { rdsNotSent?: boolean; rdsSocket?: boolean; rdsSqlstate?: string }
+
+/** Messages whose body rds reads (kept whole when split across reads): they are few and small. */
+const read = (type: number | undefined, ready: boolean) =>
+  type === errorResponse || type === parameterStatus || (!ready && type === authentication)
 
 /**
- * Frames the backend messages (type byte + length; bodies are skipped, never copied) to count
- * ReadyForQuery and to see an ErrorResponse that arrives while nothing was asked: the server's goodbye.
- * The returned function runs inside `emit('data')`, before postgres.js's listener sees the chunk.
+ * Frames the backend messages (type byte + length; bodies are skipped, never copied, except the few read in
+ * handshake.ts) to count ReadyForQuery and to see an ErrorResponse that arrives while nothing was asked: the
+ * server's goodbye. The returned function runs inside `emit('data')`, before postgres.js's listener sees the
+ * chunk; it returns false when the chunk must not reach postgres.js (a session the writer check refused).
  *
- * Seam: the writer check reads ParameterStatus ('S': `in_hot_standby`, `default_transaction_read_only`)
- * here, as the session reports it at startup and on change, so a warm invocation costs no round trip.
+ * The writer check costs no round trip: PostgreSQL 14+ reports `in_hot_standby` in its startup
+ * ParameterStatus messages; a read-only session is refused at its first ReadyForQuery, before postgres.js
+ * sends anything on it.
  */
-function backendReader(tracked: TrackedSocket, goodbye: () => void): (chunk: Buffer) => void {
-  /** Bytes of the current message's body still to skip, and a header split across reads. */
+function backendReader(tracked: TrackedSocket, target: SocketTarget, goodbye: () => void) {
+  /** Bytes of the current message's body still to skip, and a message start split across reads. */
   let skip = 0
   let header: Buffer | undefined
-  return (chunk) => {
+  return (chunk: Buffer): boolean => {
     tracked.lastReadAt = now()
     let data = chunk
     if (header) {
@@ -193,25 +222,66 @@ function backendReader(tracked: TrackedSocket, goodbye: () => void): (chunk: Buf
     while (at < data.length) {
       if (data.length - at < 5) {
         header = Buffer.from(data.subarray(at))
-        return
+        return true
       }
       const type = data[at]
-      const length = data.readUInt32BE(at + 1)
+      const end = at + 1 + data.readUInt32BE(at + 1)
+      if (end > data.length && read(type, tracked.ready)) {
+        header = Buffer.from(data.subarray(at))
+        return true
+      }
+      if (read(type, tracked.ready)) readBackendMessage(data, at, end, tracked.handshake)
       if (type === readyForQuery) {
         if (tracked.ready) tracked.readies++
-        else tracked.ready = true
+        else if (target.writerCheck && isReadOnlySession(tracked.handshake)) return refuseReadOnly(tracked)
+        else {
+          tracked.ready = true
+          target.onSessionReady?.()
+        }
+      } else if (type === errorResponse && !tracked.ready && endedByServer(tracked)) {
+        return refuseEndedSession(tracked, target)
       } else if (type === errorResponse) {
         // Between requests the server only sends an error to say it is ending the session (57P01, 57P05…).
         goodbye()
       }
-      const end = at + 1 + length
       if (end > data.length) {
         skip = end - data.length
-        return
+        return true
       }
       at = end
     }
+    return true
   }
+}
+
+/** 57P01 / 57P02: the server is shutting down (or crashed) and ends every session, this new one included. */
+const endedByServer = (tracked: TrackedSocket) =>
+  tracked.handshake.lastSqlstate === '57P01' || tracked.handshake.lastSqlstate === '57P02'
+
+/**
+ * A FATAL 57P01/57P02 during the startup reaches postgres.js as a plain server error, indistinguishable from
+ * one cut off mid-statement; reported as this socket's connect-phase failure instead, it is known as unsent.
+ */
+function refuseEndedSession(tracked: TrackedSocket, target: SocketTarget): false {
+  const sqlstate = tracked.handshake.lastSqlstate as string
+  tracked.socket.destroy(
+    phaseError(
+      sqlstate,
+      `the server at ${target.host}:${target.port} ended the session during its startup (SQLSTATE ${sqlstate})`,
+    ),
+  )
+  return false
+}
+
+/** A standby (or a node still in recovery) answered the writer endpoint: nothing was sent on it, drop it. */
+function refuseReadOnly(tracked: TrackedSocket): false {
+  tracked.socket.destroy(
+    phaseError(
+      'READ_ONLY_SESSION',
+      'the writer endpoint opened a read-only session (in_hot_standby = on): it names a standby',
+    ),
+  )
+  return false
 }
 
 /**
@@ -221,28 +291,44 @@ function backendReader(tracked: TrackedSocket, goodbye: () => void): (chunk: Buf
  * first, while the socket still exists, and 'close' is delivered after the writes that follow it. Errors
  * are tagged (rds's socket; not sent after a goodbye) before any listener sees them.
  */
-function wrapEmit(socket: net.Socket, tracked: TrackedSocket, name: string, onData: (chunk: Buffer) => void) {
+function wrapEmit(
+  socket: net.Socket,
+  tracked: TrackedSocket,
+  name: string,
+  onData: (chunk: Buffer) => boolean,
+) {
+  // The server's FATAL (57P01 from a restart) is known to the frame reader even when postgres.js reports only
+  // the close: the error carries it as `rdsSqlstate`.
   const closedError = (): NotSentError =>
-    Object.assign(new Error(`connection to ${name} closed`), { code: 'CONNECTION_CLOSED' })
+    Object.assign(new Error(`connection to ${name} closed`), {
+      code: 'CONNECTION_CLOSED',
+      ...(tracked.handshake.lastSqlstate ? { rdsSqlstate: tracked.handshake.lastSqlstate } : {}),
+    })
   let errored = false
   let requestsAtError = 0
   const emit = socket.emit as (this: net.Socket, ...a: unknown[]) => boolean
   socket.emit = function trackedEmit(this: net.Socket, event: string | symbol, first?: unknown) {
-    if (event === 'data') onData(first as Buffer)
-    else if (event === 'error') {
+    if (event === 'data') {
+      if (!onData(first as Buffer)) return true
+    } else if (event === 'error') {
       errored = true
       requestsAtError = tracked.requests
       if (first && typeof first === 'object') {
         ;(first as NotSentError).rdsSocket = true
         if (tracked.goodbyeWhileIdle) (first as NotSentError).rdsNotSent = true
+        const sqlstate = tracked.handshake.lastSqlstate
+        if (sqlstate && !(first as NotSentError).rdsSqlstate) (first as NotSentError).rdsSqlstate = sqlstate
       }
     } else if (event === 'close' && !tracked.expectedClose) {
-      if (!errored) this.emit('error', closedError())
+      // Never an 'error' nobody listens to (postgres.js removes its listeners once it handled a close): it
+      // would end the process.
+      if (!errored && this.listenerCount('error') > 0) this.emit('error', closedError())
       setImmediate(() =>
         setImmediate(() => {
           // Statements written after the error went nowhere; postgres.js would not reject them after a
           // close with hadError (they would hang), so they get an error of their own first.
-          if (tracked.requests > requestsAtError) this.emit('error', closedError())
+          if (tracked.requests > requestsAtError && this.listenerCount('error') > 0)
+            this.emit('error', closedError())
           emit.call(this, 'close', first)
         }),
       )
@@ -265,6 +351,14 @@ function wrapWriteAndEnd(socket: net.Socket, tracked: TrackedSocket) {
   const wrapWrite = () => {
     const write = socket.write
     socket.write = function trackedWrite(this: net.Socket, chunk: unknown) {
+      if (!tracked.ready && Buffer.isBuffer(chunk)) {
+        // Before the session is ready: only this socket's own startup and the answers the server asked for.
+        tracked.lastWriteAt = now()
+        // biome-ignore lint/complexity/noArguments: the handshake path only; the warm path forwards without a copy
+        const args = Array.from(arguments)
+        args[0] = filterBeforeReady(chunk, tracked.handshake)
+        return Reflect.apply(write, this, args) as boolean
+      }
       const at = now()
       tracked.lastWriteAt = at
       if (tracked.ready) {
@@ -298,6 +392,7 @@ function track(
     lastWriteAt: 0,
     pendingSince: now(),
     statementTimeout,
+    handshake: newHandshake(),
   }
   const goodbye = () => {
     if (tracked.ready && tracked.requests === tracked.readies) tracked.goodbyeWhileIdle = true
@@ -313,10 +408,30 @@ function track(
     target.sockets.delete(tracked)
     if (!tracked.expectedClose) target.onUnexpectedClose?.()
   })
-  wrapEmit(socket, tracked, `${target.host}:${target.port}`, backendReader(tracked, goodbye))
+  wrapEmit(socket, tracked, `${target.host}:${target.port}`, backendReader(tracked, target, goodbye))
   wrapWriteAndEnd(socket, tracked)
   target.sockets.add(tracked)
   return tracked
+}
+
+/**
+ * postgres.js writes its StartupMessage as soon as it has the socket (flushed on the next turn). A connection
+ * slot whose previous socket died with a flush pending never flushes again (handshake.ts): its startup would
+ * wait for the deadline. Two turns without a write end that socket as a failed connect, so rds renews the
+ * postgres.js client and connects again at once.
+ */
+function expectStartup(tracked: TrackedSocket, name: string) {
+  setImmediate(() =>
+    setImmediate(() => {
+      if (tracked.lastWriteAt !== 0 || tracked.closed) return
+      tracked.socket.destroy(
+        phaseError(
+          'CONNECTION_CLOSED',
+          `the client sent no startup message to ${name} (a stale connection slot)`,
+        ),
+      )
+    }),
+  )
 }
 
 /**
@@ -329,6 +444,7 @@ export function createSocketFactory(target: SocketTarget) {
   return async function rdsSocket(options: { connection?: Record<string, unknown> }): Promise<net.Socket> {
     const budget = Math.min(target.connectTimeoutMs, target.deadline() - now())
     if (budget <= 0) {
+      target.onUnexpectedClose?.()
       return failingSocket(
         phaseError('CONNECT_TIMEOUT', `no time left in the invocation to connect to ${name}`),
       ) as unknown as net.Socket
@@ -345,10 +461,12 @@ export function createSocketFactory(target: SocketTarget) {
       const timeout = options.connection?.statement_timeout
       // postgres.js names host and port in its connection errors from these fields.
       Object.assign(socket, { host: target.host, port: target.port })
-      track(socket, target, timeout === undefined ? undefined : String(timeout))
+      const tracked = track(socket, target, timeout === undefined ? undefined : String(timeout))
+      expectStartup(tracked, name)
       return socket
     } catch (error) {
       raw.destroy()
+      target.onUnexpectedClose?.()
       return failingSocket(error as PhaseError) as unknown as net.Socket
     }
   }
