@@ -23,7 +23,9 @@ describe('classify', () => {
     ['57P03', 'CONNECT_FAILED', true],
     ['57P01', 'CONNECTION_LOST', false],
     ['08006', 'CONNECTION_LOST', false],
-    ['08P01', 'POOLER_INCOMPATIBLE', false],
+    ['08P01', 'CONNECT_FAILED', true],
+    ['25006', 'READ_ONLY', true],
+    ['READ_ONLY_SESSION', 'READ_ONLY', true],
     ['26000', 'POOLER_INCOMPATIBLE', false],
     ['ECONNREFUSED', 'CONNECT_FAILED', true],
     ['ENOTFOUND', 'CONNECT_FAILED', true],
@@ -47,6 +49,21 @@ describe('classify', () => {
       expect(error?.sqlstate).toBe(code)
       expect(error?.message).not.toContain('English text')
     }
+  })
+
+  it('reports 08P01 as POOLER_INCOMPATIBLE only when a pooler is configured: without one it is a handshake broken by a restart', () => {
+    expect(classify(failure('08P01'), { ...scene, pooler: true })?.code).toBe('POOLER_INCOMPATIBLE')
+    expect(classify(failure('08P01'), scene)).toMatchObject({ code: 'CONNECT_FAILED', retryable: true })
+  })
+
+  it('reports a reset or a FATAL during the startup as CONNECT_FAILED (nothing was sent), with the SQLSTATE the socket read', () => {
+    const reset = classify(failure('ECONNRESET', { rdsConnectPhase: true }), scene)
+    expect(reset).toMatchObject({ code: 'CONNECT_FAILED', retryable: true })
+    const goodbye = classify(
+      failure('CONNECTION_CLOSED', { rdsConnectPhase: true, rdsSqlstate: '57P01' }),
+      scene,
+    )
+    expect(goodbye?.message).toContain('SQLSTATE 57P01')
   })
 
   it('leaves application errors (unique violation, syntax error) and code-less errors alone', () => {
