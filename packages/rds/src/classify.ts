@@ -21,6 +21,8 @@ interface Failure {
   rdsNotSent?: boolean
   /** Set by the socket factory on every error one of rds's own database sockets raised. */
   rdsSocket?: boolean
+  /** Set on a FATAL the server sent once the password exchange had begun (the socket read the request). */
+  rdsAuthPhase?: boolean
   name?: unknown
 }
 
@@ -102,6 +104,9 @@ export function fromDatabase(error: unknown): boolean {
   return code !== undefined && (code.startsWith('CONNECTION_') || code === 'CONNECT_TIMEOUT')
 }
 
+/** A failure the server sent once the password exchange of a new connection had begun. */
+export const isAuthPhase = (error: unknown): boolean => (error as Failure | undefined)?.rdsAuthPhase === true
+
 /** The connection died under a statement (or between statements): the session is gone. */
 export function isConnectionLoss(error: unknown): boolean {
   const code = codeOf(error)
@@ -125,8 +130,8 @@ export function classify(error: unknown, scene: ErrorScene): RdsError | undefine
   const make = (rdsCode: RdsErrorCode, message: string, retryable: boolean, hint: string) =>
     new RdsError(rdsCode, message, { sqlstate: sqlstateOf(error), retryable, hint, cause: error })
   const at = where(scene)
-  // Without a pooler, 08P01 before any statement is a handshake broken by a restart, not a session feature.
-  if (code === '08P01' && !scene.pooler && failedBeforeSend(error)) {
+  // Without a pooler, 08P01 in the password exchange is a handshake broken by a restart, not a session feature.
+  if (code === '08P01' && !scene.pooler && isAuthPhase(error)) {
     return make(
       'CONNECT_FAILED',
       `PostgreSQL at ${at} reported a protocol violation during the startup exchange (SQLSTATE 08P01)`,

@@ -3,6 +3,7 @@ import {
   codeOf,
   type ErrorScene,
   failedBeforeSend,
+  isAuthPhase,
   isConnectionLoss,
   sqlstateOf,
 } from './classify.ts'
@@ -50,7 +51,7 @@ export function fullJitter(attempt: number, base: number, cap: number, random = 
 /**
  * Why a statement that never reached the server may succeed on a fresh connection: the server refused, reset
  * or closed the connection during its startup (restarting), answered 57P0x, took longer than a connect
- * attempt may (resuming), desynchronised the handshake (08P01 with no pooler configured), or was a read-only
+ * attempt may (resuming), broke the password exchange (08P01 there, with no pooler configured), or was a read-only
  * node behind the writer endpoint. Undefined for what a reconnect cannot fix (credentials, TLS, 53300…).
  */
 export function reconnectReason(error: unknown, scene: ErrorScene): ReconnectReason | undefined {
@@ -59,7 +60,8 @@ export function reconnectReason(error: unknown, scene: ErrorScene): ReconnectRea
   const sqlstate = sqlstateOf(error)
   if (code === 'READ_ONLY_SESSION') return 'read-only-session'
   if (retryConnectCodes.has(code) || code === 'CONNECT_TIMEOUT') return 'restart'
-  if (restartSqlstates.has(sqlstate ?? '') || (sqlstate === '08P01' && !scene.pooler)) return 'restart'
+  if (restartSqlstates.has(sqlstate ?? '') || (sqlstate === '08P01' && !scene.pooler && isAuthPhase(error)))
+    return 'restart'
   return isConnectionLoss(error) ? 'restart' : undefined
 }
 

@@ -27,6 +27,8 @@ export interface Handshake {
   startupSent: boolean
   /** Authentication requests read that expect a 'p' answer, minus the answers written. */
   unanswered: number
+  /** The server asked for a password: an error from now on is the authentication exchange's. */
+  authStarted: boolean
   /** ParameterStatus values that decide whether the session is read-only (PG 14+ reports both). */
   inHotStandby: string | undefined
   defaultReadOnly: string | undefined
@@ -37,6 +39,7 @@ export interface Handshake {
 export const newHandshake = (): Handshake => ({
   startupSent: false,
   unanswered: 0,
+  authStarted: false,
   inHotStandby: undefined,
   defaultReadOnly: undefined,
   lastSqlstate: undefined,
@@ -85,7 +88,10 @@ export function filterBeforeReady(chunk: Buffer, state: Handshake): Buffer {
 export function readBackendMessage(data: Buffer, at: number, end: number, state: Handshake): void {
   const type = data[at]
   if (type === authentication && end - at >= 9) {
-    if (answeredAuthRequests.has(data.readUInt32BE(at + 5))) state.unanswered++
+    if (answeredAuthRequests.has(data.readUInt32BE(at + 5))) {
+      state.unanswered++
+      state.authStarted = true
+    }
   } else if (type === parameterStatus) {
     const body = data.toString('utf8', at + 5, end - 1)
     const split = body.indexOf('\0')

@@ -254,22 +254,28 @@ function backendReader(tracked: TrackedSocket, target: SocketTarget, goodbye: ()
   }
 }
 
-/** 57P01 / 57P02: the server is shutting down (or crashed) and ends every session, this new one included. */
-const endedByServer = (tracked: TrackedSocket) =>
-  tracked.handshake.lastSqlstate === '57P01' || tracked.handshake.lastSqlstate === '57P02'
+/**
+ * 57P01 / 57P02: the server is shutting down (or crashed) and ends every session, this new one included.
+ * 08P01 once the authentication exchange began: the handshake broke (a restart mid-exchange, bytes of another
+ * connection); 08P01 in answer to the StartupMessage itself is a pooler refusing a parameter, left as it is.
+ */
+const endedByServer = ({ handshake }: TrackedSocket) =>
+  handshake.lastSqlstate === '57P01' ||
+  handshake.lastSqlstate === '57P02' ||
+  (handshake.lastSqlstate === '08P01' && handshake.authStarted)
 
 /**
- * A FATAL 57P01/57P02 during the startup reaches postgres.js as a plain server error, indistinguishable from
- * one cut off mid-statement; reported as this socket's connect-phase failure instead, it is known as unsent.
+ * A FATAL during the startup reaches postgres.js as a plain server error, indistinguishable from one cut off
+ * mid-statement (57P01) or from a pooler's refusal (08P01); reported as this socket's connect-phase failure
+ * instead (`rdsAuthPhase` when the password exchange had begun), it is known as unsent.
  */
 function refuseEndedSession(tracked: TrackedSocket, target: SocketTarget): false {
   const sqlstate = tracked.handshake.lastSqlstate as string
-  tracked.socket.destroy(
-    phaseError(
-      sqlstate,
-      `the server at ${target.host}:${target.port} ended the session during its startup (SQLSTATE ${sqlstate})`,
-    ),
+  const error = phaseError(
+    sqlstate,
+    `the server at ${target.host}:${target.port} ended the session during its startup (SQLSTATE ${sqlstate})`,
   )
+  tracked.socket.destroy(Object.assign(error, { rdsAuthPhase: tracked.handshake.authStarted }))
   return false
 }
 

@@ -23,7 +23,7 @@ describe('classify', () => {
     ['57P03', 'CONNECT_FAILED', true],
     ['57P01', 'CONNECTION_LOST', false],
     ['08006', 'CONNECTION_LOST', false],
-    ['08P01', 'CONNECT_FAILED', true],
+    ['08P01', 'POOLER_INCOMPATIBLE', false],
     ['25006', 'READ_ONLY', true],
     ['READ_ONLY_SESSION', 'READ_ONLY', true],
     ['26000', 'POOLER_INCOMPATIBLE', false],
@@ -51,9 +51,10 @@ describe('classify', () => {
     }
   })
 
-  it('reports 08P01 as POOLER_INCOMPATIBLE only when a pooler is configured: without one it is a handshake broken by a restart', () => {
-    expect(classify(failure('08P01'), { ...scene, pooler: true })?.code).toBe('POOLER_INCOMPATIBLE')
-    expect(classify(failure('08P01'), scene)).toMatchObject({ code: 'CONNECT_FAILED', retryable: true })
+  it('reports an 08P01 of the password exchange as POOLER_INCOMPATIBLE only when a pooler is configured: without one it is a handshake broken by a restart', () => {
+    const inAuth = failure('08P01', { rdsConnectPhase: true, rdsAuthPhase: true })
+    expect(classify(inAuth, { ...scene, pooler: true })?.code).toBe('POOLER_INCOMPATIBLE')
+    expect(classify(inAuth, scene)).toMatchObject({ code: 'CONNECT_FAILED', retryable: true })
   })
 
   it('reports a reset or a FATAL during the startup as CONNECT_FAILED (nothing was sent), with the SQLSTATE the socket read', () => {
