@@ -21,6 +21,8 @@ interface Failure {
   rdsNotSent?: boolean
   /** Set by the socket factory on every error one of rds's own database sockets raised. */
   rdsSocket?: boolean
+  /** Set on a FATAL the server sent once the password exchange had begun (the socket read the request). */
+  rdsAuthPhase?: boolean
   name?: unknown
 }
 
@@ -68,10 +70,13 @@ export function codeOf(error: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined
 }
 
-/** A SQLSTATE is five characters of digits and upper-case letters; Node and postgres.js codes are longer. */
+/**
+ * A SQLSTATE is five characters of digits and upper-case letters, at least one a digit (every class has one);
+ * Node and postgres.js codes are longer, or all letters (EPIPE).
+ */
 export function sqlstateOf(error: unknown): string | undefined {
   const code = codeOf(error)
-  return code && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+  return code && /^[0-9A-Z]{5}$/.test(code) && /\d/.test(code) ? code : undefined
 }
 
 /** True when the failure happened before any statement reached the server, so re-sending is always safe. */
@@ -99,6 +104,9 @@ export function fromDatabase(error: unknown): boolean {
   return code !== undefined && (code.startsWith('CONNECTION_') || code === 'CONNECT_TIMEOUT')
 }
 
+/** A failure the server sent once the password exchange of a new connection had begun. */
+export const isAuthPhase = (error: unknown): boolean => (error as Failure | undefined)?.rdsAuthPhase === true
+
 /** The connection died under a statement (or between statements): the session is gone. */
 export function isConnectionLoss(error: unknown): boolean {
   const code = codeOf(error)
@@ -122,6 +130,15 @@ export function classify(error: unknown, scene: ErrorScene): RdsError | undefine
   const make = (rdsCode: RdsErrorCode, message: string, retryable: boolean, hint: string) =>
     new RdsError(rdsCode, message, { sqlstate: sqlstateOf(error), retryable, hint, cause: error })
   const at = where(scene)
+  // Without a pooler, 08P01 in the password exchange is a handshake broken by a restart, not a session feature.
+  if (code === '08P01' && !scene.pooler && isAuthPhase(error)) {
+    return make(
+      'CONNECT_FAILED',
+      `PostgreSQL at ${at} reported a protocol violation during the startup exchange (SQLSTATE 08P01)`,
+      true,
+      'the connection broke or desynchronised while the server was restarting: retry; behind RDS Proxy or PgBouncer set pooler: true',
+    )
+  }
   switch (code) {
     case '53300':
       return make(
@@ -164,6 +181,16 @@ export function classify(error: unknown, scene: ErrorScene): RdsError | undefine
         `PostgreSQL at ${at} is starting up or in recovery and cannot accept connections yet (SQLSTATE 57P03)`,
         true,
         'retry shortly: the server (or Aurora Serverless resume) was not ready within the remaining time',
+      )
+    case '25006':
+    case 'READ_ONLY_SESSION':
+      return make(
+        'READ_ONLY',
+        code === '25006'
+          ? `PostgreSQL at ${at} refused the statement in a read-only transaction (SQLSTATE 25006)`
+          : `the writer endpoint ${at} opened only read-only sessions (in_hot_standby = on)`,
+        true,
+        'a failover is under way and the endpoint still names a standby: retry shortly (rds reopens the session on the writer within each invocation; a statement inside db.transaction() is not re-run: re-run the transaction)',
       )
     case '08P01':
     case '26000':
@@ -227,6 +254,15 @@ export function classify(error: unknown, scene: ErrorScene): RdsError | undefine
       `could not open a connection to ${at} (${code})`,
       true,
       'check the host name, port, security groups and that the function runs in the database VPC',
+    )
+  }
+  if (isConnectionLoss(error) && failedBeforeSend(error)) {
+    const sqlstate = sqlstateOf(error) ?? (error as { rdsSqlstate?: string }).rdsSqlstate
+    return make(
+      'CONNECT_FAILED',
+      `the connection to ${at} closed during its startup (${sqlstate ? `SQLSTATE ${sqlstate}` : code}), before any statement was sent`,
+      true,
+      'the server is restarting, failing over or shedding connections: retry shortly',
     )
   }
   if (isConnectionLoss(error)) {

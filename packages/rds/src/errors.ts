@@ -16,6 +16,8 @@ export const rdsErrorCodes = {
     'Opening the connection took longer than connect_timeout or the remaining invocation time.',
   TIMEOUT:
     'A statement ran past the invocation budget: cancelled by statement_timeout (SQLSTATE 57014) or by the client deadline.',
+  READ_ONLY:
+    'The writer endpoint led only to read-only sessions (a standby, SQLSTATE 25006) within the time budget: a failover is under way; retry (HTTP 503).',
   CONNECTION_LOST:
     'The connection dropped while a statement was in flight; it was not re-run because it may have been applied.',
   TLS_CERT_UNTRUSTED: 'The server certificate does not chain to a trusted CA (wrong or missing `tls.ca`).',

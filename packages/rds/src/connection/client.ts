@@ -10,6 +10,7 @@ import {
 import { createLifecycle, type Identity, type LifecycleInput } from './lifecycle.ts'
 import { createLiveness } from './liveness.ts'
 import { createReaderEndpoint } from './reader-endpoint.ts'
+import { createRestartRecovery } from './restart.ts'
 import type { TrackedSocket } from './socket.ts'
 import { createStatements } from './statement.ts'
 import { createTopology, type TopologyDb } from './topology.ts'
@@ -53,15 +54,18 @@ export interface RdsClient {
  * the lifecycle (the postgres.js instance: open, renew, end), the guarded statements, liveness at begin(),
  * the deadline (watchdog, statement_timeout) and the invocations that run on it.
  *
- * With a `reader`, a second lifecycle on the reader endpoint (reader-endpoint.ts), joined to the writer's
- * statements with drizzle's `withReplicas` (topology.ts). Seams: events (node:diagnostics_channel `connect`, `query`, `recover`) are published by the
- * part that sees them (socket factory, statement guard, recovery), named in one module beside this one.
+ * Server restarts and a writer endpoint naming a standby are recovered through one shared reconnect
+ * (restart.ts). With a `reader`, a second lifecycle on the reader endpoint (reader-endpoint.ts, without the
+ * writer check), joined to the writer's statements with drizzle's `withReplicas` (topology.ts). Events
+ * (node:diagnostics_channel `connect`, `query`, `recover`) are published by the part that sees them (socket
+ * factory, statement guard, recovery, restart), named in one module beside this one (events/).
  */
 export function createClient(options: ResolvedOptions, input: ClientInput): RdsClient {
   const sockets = new Set<TrackedSocket>()
   const invocations = createInvocations(input.invocationStore)
   const lifecycle = createLifecycle(options, input, sockets, invocations.latestDeadline)
-  const statements = createStatements(options, lifecycle, invocations)
+  const restart = createRestartRecovery(options, lifecycle, sockets)
+  const statements = createStatements(options, lifecycle, invocations, restart)
   const watchdog = createWatchdog(invocations, sockets, { ...lifecycle.identity, pooler: options.pooler })
   const timeouts = createStatementTimeouts(options, sockets, lifecycle.sql)
   const liveness = createLiveness(options, lifecycle, statements, sockets, timeouts.apply)

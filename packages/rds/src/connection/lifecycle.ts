@@ -20,6 +20,11 @@ export interface LifecycleInput {
   identity: Identity
   /** Static password (config or internalData); ignored with iamAuth or a password function in config. */
   password: string | undefined
+  /**
+   * `writer` (default): sessions that report themselves read-only are refused (the writer check, socket.ts).
+   * `reader`: a reader endpoint's sessions are read-only by design.
+   */
+  role?: 'writer' | 'reader'
 }
 
 export function identityOf(
@@ -66,6 +71,10 @@ function postgresOptions(
     database: identity.database,
     password: password as () => Promise<string>,
     ssl: false,
+    // postgres.js waits before reconnecting a pool slot, up to 20 s after repeated failures, unbounded by any
+    // deadline: after a restart, statements queued behind that wait hung past the invocation's budget. rds
+    // backs off itself (restart.ts), within the budget, shared by the statements waiting on it.
+    backoff: () => 0,
     connection: {
       application_name: process.env.AWS_LAMBDA_FUNCTION_NAME ?? '@rdskit/rds',
       ...(options.config.connection as Record<string, string> | undefined),
@@ -99,10 +108,10 @@ function following(get: () => Sql): Sql {
  * tracking) and authenticate through a password function, so a new password or IAM token reaches the next
  * physical connection without rebuilding anything.
  *
- * Seam: a server-restart recovery (57P01/57P03/ECONNREFUSED, a jittered backoff shared by the invocations
- * waiting on it) belongs here, around `renew`: one renewal in flight, awaited by every statement that lost
- * its session. A writer check (a read-only session on the writer endpoint, 25006) closes and reopens through
- * `renew` too; readers are a second lifecycle on the reader endpoint, wired in client.ts.
+ * A connection that failed during its startup is never retried on the same postgres.js client: its connection
+ * object keeps state of the dead socket (see handshake.ts). Server-restart recovery (restart.ts) renews it,
+ * once for all the statements waiting, after a jittered backoff. The writer check refuses read-only sessions
+ * in the socket (socket.ts); readers are a second lifecycle (`role: 'reader'`) on the reader endpoint.
  */
 export function createLifecycle(
   options: ResolvedOptions,
@@ -115,6 +124,10 @@ export function createLifecycle(
   let password = input.password
   /** A session closed under postgres.js (reset, server FATAL, destroyed on deadline): renew before reuse. */
   let tainted = false
+  /** Counts renewals: a statement that failed on an older postgres.js client needs no renewal of its own. */
+  let generation = 0
+  /** Called when a session finished its startup (the reconnect backoff starts over). */
+  let onSessionReady = noop
   let ended = false
   const fallbackBudgetMs = (Number(options.config.connect_timeout) || 20) * 1000
   const passwordFn = passwordFunction(options, identity, () => password)
@@ -131,6 +144,8 @@ export function createLifecycle(
     onUnexpectedClose: () => {
       tainted = true
     },
+    writerCheck: input.role !== 'reader',
+    onSessionReady: () => onSessionReady(),
   })
   const open = () => postgres(postgresOptions(options, identity, passwordFn, socket))
   let sql = open()
@@ -144,6 +159,7 @@ export function createLifecycle(
    */
   function renew() {
     tainted = false
+    generation++
     const old = sql
     sql = open()
     Object.assign(sql.options.parsers, old.options.parsers)
@@ -163,6 +179,13 @@ export function createLifecycle(
     current,
     get tainted() {
       return tainted
+    },
+    get generation() {
+      return generation
+    },
+    /** Tells `listener` each time a session finished its startup and was accepted. */
+    onSessionReady(listener: () => void) {
+      onSessionReady = listener
     },
     get ended() {
       return ended

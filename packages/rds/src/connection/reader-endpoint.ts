@@ -57,7 +57,8 @@ export function createReaderEndpoint(
   }
   const lifecycle = createLifecycle(
     readerOptions(options, identity),
-    { identity, password },
+    // A reader endpoint's sessions are read-only by design: no writer check there.
+    { identity, password, role: 'reader' },
     sockets,
     connectDeadline,
   )

@@ -10,6 +10,16 @@ import {
 } from '../events/publish.ts'
 import type { ConnectEvent, EventTarget } from '../events/types.ts'
 import type { ResolvedTls } from '../tls.ts'
+import {
+  endsSession,
+  errorResponse,
+  filterBeforeReady,
+  type Handshake,
+  isReadOnlySession,
+  newHandshake,
+  parameterStatus,
+  readBackendMessage,
+} from './handshake.ts'
 
 /** One physical connection, as the liveness logic needs to see it. */
 export interface TrackedSocket {
@@ -39,6 +49,8 @@ export interface TrackedSocket {
   closed: boolean
   /** The statement_timeout (ms, as sent) this session runs with; undefined when none was sent. */
   statementTimeout: string | undefined
+  /** The startup exchange as rds reads it: the write filter, read-only parameters, the last SQLSTATE. */
+  handshake: Handshake
   /**
    * Why the session ended, as the server or the socket said it: the SQLSTATE of a FATAL ErrorResponse
    * (57P01, 57P05…), else the Node code of the socket error (ECONNRESET). For the recovery events.
@@ -94,6 +106,13 @@ export interface SocketTarget extends EventTarget {
   sockets: Set<TrackedSocket>
   /** A session closed without postgres.js ending it: a statement may have been cut short (see lifecycle.ts). */
   onUnexpectedClose?: () => void
+  /**
+   * The writer check: a session that reports itself read-only at startup (a standby behind a stale writer
+   * endpoint) is refused before postgres.js may use it; its statement fails with READ_ONLY_SESSION, not sent.
+   */
+  writerCheck?: boolean
+  /** A session finished its startup and was accepted (the shared reconnect backoff starts over). */
+  onSessionReady?: () => void
 }
 
 const now = () => performance.now()
@@ -152,50 +171,35 @@ async function upgrade(raw: net.Socket, options: tls.ConnectionOptions): Promise
 }
 
 /**
- * A stand-in socket that fails on the next turn. postgres.js leaves a connection slot stuck in its
- * "connecting" queue when the socket factory rejects, so failures are reported through a socket instead:
- * its 'error' rejects the waiting statement and its 'close' returns the slot to the pool.
+ * A stand-in socket that fails once postgres.js has flushed its StartupMessage into it. postgres.js leaves a
+ * connection slot stuck in its "connecting" queue when the socket factory rejects, so failures are reported
+ * through a socket instead: its 'error' rejects the waiting statement and its 'close' returns the slot to the
+ * pool. It fails only after that flush: postgres.js's close handler cancels a pending flush without clearing
+ * it, and the slot's next connection would then never write (see handshake.ts).
  */
 function failingSocket(error: PhaseError): Duplex {
   error.rdsConnectPhase = true
+  const fail = () => setImmediate(() => stream.destroy(error))
   const stream = new Duplex({
     read() {},
     write(_chunk, _encoding, callback) {
       callback()
+      fail()
     },
   })
-  setImmediate(() => stream.destroy(error))
+  // postgres.js always writes at once; should it not, the error still comes a turn later.
+  setImmediate(() => setImmediate(fail))
   return stream
 }
 
 const readyForQuery = 90 // 'Z'
-const errorResponse = 69 // 'E'
+const authentication = 82 // 'R'
 const sync = 83 // 'S'
 const simpleQuery = 81 // 'Q'
 
 /**
- * The `C` (SQLSTATE) and `V` (severity, never localised) fields of an ErrorResponse body, from the bytes at
- * hand (the fields come first; a body cut by the end of the chunk yields what it holds). Errors are rare:
- * only they pay for this.
- */
-function errorFields(data: Buffer, from: number, to: number): { code?: string; severity?: string } {
-  const fields: { code?: string; severity?: string } = {}
-  let at = from
-  while (at < to && data[at] !== 0) {
-    const type = data[at]
-    const end = data.indexOf(0, at + 1)
-    if (end === -1 || end > to) break
-    if (type === 67)
-      fields.code = data.toString('latin1', at + 1, end) // 'C'
-    else if (type === 86) fields.severity = data.toString('latin1', at + 1, end) // 'V'
-    at = end + 1
-  }
-  return fields
-}
-
-/**
  * The connect event of a session in its startup, settled once: by the first ReadyForQuery, an ErrorResponse
- * (53300, 28P01, 57P03…: the server refused the session) or a close.
+ * (53300, 28P01, 57P03…: the server refused the session), a refusal by rds (the writer check) or a close.
  */
 interface Startup {
   ready(): void
@@ -213,25 +217,27 @@ function countRequests(chunk: unknown): number {
   return count
 }
 
-type NotSentError = PhaseError & { rdsNotSent?: boolean; rdsSocket?: boolean }
+type NotSentError = PhaseError & { rdsNotSent?: boolean; rdsSocket?: boolean; rdsSqlstate?: string }
+
+/** Messages whose body rds reads (kept whole when split across reads): they are few and small. */
+const read = (type: number | undefined, ready: boolean) =>
+  type === errorResponse || type === parameterStatus || (!ready && type === authentication)
 
 /**
- * Frames the backend messages (type byte + length; bodies are skipped, never copied) to count
- * ReadyForQuery and to see an ErrorResponse that arrives while nothing was asked: the server's goodbye.
- * The returned function runs inside `emit('data')`, before postgres.js's listener sees the chunk.
+ * Frames the backend messages (type byte + length; bodies are skipped, never copied, except the few read in
+ * handshake.ts) to count ReadyForQuery and to see an ErrorResponse that arrives while nothing was asked: the
+ * server's goodbye. The returned function runs inside `emit('data')`, before postgres.js's listener sees the
+ * chunk; it returns false when the chunk must not reach postgres.js (a session the writer check refused).
  *
- * Seam: the writer check reads ParameterStatus ('S': `in_hot_standby`, `default_transaction_read_only`)
- * here, as the session reports it at startup and on change, so a warm invocation costs no round trip.
+ * The writer check costs no round trip: PostgreSQL 14+ reports `in_hot_standby` in its startup
+ * ParameterStatus messages; a read-only session is refused at its first ReadyForQuery, before postgres.js
+ * sends anything on it.
  */
-function backendReader(
-  tracked: TrackedSocket,
-  goodbye: () => void,
-  startup: Startup,
-): (chunk: Buffer) => void {
-  /** Bytes of the current message's body still to skip, and a header split across reads. */
+function backendReader(tracked: TrackedSocket, target: SocketTarget, goodbye: () => void, startup: Startup) {
+  /** Bytes of the current message's body still to skip, and a message start split across reads. */
   let skip = 0
   let header: Buffer | undefined
-  return (chunk) => {
+  return (chunk: Buffer): boolean => {
     tracked.lastReadAt = now()
     let data = chunk
     if (header) {
@@ -243,32 +249,89 @@ function backendReader(
     while (at < data.length) {
       if (data.length - at < 5) {
         header = Buffer.from(data.subarray(at))
-        return
+        return true
       }
       const type = data[at]
-      const length = data.readUInt32BE(at + 1)
-      const end = at + 1 + length
+      const end = at + 1 + data.readUInt32BE(at + 1)
+      if (end > data.length && read(type, tracked.ready)) {
+        header = Buffer.from(data.subarray(at))
+        return true
+      }
+      if (read(type, tracked.ready)) readBackendMessage(data, at, end, tracked.handshake)
       if (type === readyForQuery) {
         if (tracked.ready) tracked.readies++
+        else if (target.writerCheck && isReadOnlySession(tracked.handshake)) return refuseReadOnly(tracked)
         else {
           tracked.ready = true
           startup.ready()
+          target.onSessionReady?.()
         }
+      } else if (type === errorResponse && !tracked.ready && endedByServer(tracked)) {
+        return refuseEndedSession(tracked, target)
       } else if (type === errorResponse) {
-        const { code, severity } = errorFields(data, at + 5, Math.min(end, data.length))
-        if (!tracked.ready) {
-          startup.failed(Object.assign(new Error('the server refused the session'), { code }))
-        } else if (severity === 'FATAL' || severity === 'PANIC') tracked.endCode = code
+        serverError(tracked, startup)
         // Between requests the server only sends an error to say it is ending the session (57P01, 57P05…).
         goodbye()
       }
       if (end > data.length) {
         skip = end - data.length
-        return
+        return true
       }
       at = end
     }
+    return true
   }
+}
+
+/**
+ * An ErrorResponse the socket lets through: during the startup, the server refused the session (53300, 28P01,
+ * 57P03…: the connect event fails with its SQLSTATE); once ready, a FATAL names why the session ends, and an
+ * ordinary statement error says nothing about that (it is forgotten, so a later close is not blamed on it).
+ */
+function serverError(tracked: TrackedSocket, startup: Startup) {
+  const { handshake } = tracked
+  if (!tracked.ready) {
+    startup.failed(
+      Object.assign(new Error('the server refused the session'), { code: handshake.lastSqlstate }),
+    )
+  } else if (endsSession(handshake)) tracked.endCode = handshake.lastSqlstate
+  else handshake.lastSqlstate = undefined
+}
+
+/**
+ * 57P01 / 57P02: the server is shutting down (or crashed) and ends every session, this new one included.
+ * 08P01 once the authentication exchange began: the handshake broke (a restart mid-exchange, bytes of another
+ * connection); 08P01 in answer to the StartupMessage itself is a pooler refusing a parameter, left as it is.
+ */
+const endedByServer = ({ handshake }: TrackedSocket) =>
+  handshake.lastSqlstate === '57P01' ||
+  handshake.lastSqlstate === '57P02' ||
+  (handshake.lastSqlstate === '08P01' && handshake.authStarted)
+
+/**
+ * A FATAL during the startup reaches postgres.js as a plain server error, indistinguishable from one cut off
+ * mid-statement (57P01) or from a pooler's refusal (08P01); reported as this socket's connect-phase failure
+ * instead (`rdsAuthPhase` when the password exchange had begun), it is known as unsent.
+ */
+function refuseEndedSession(tracked: TrackedSocket, target: SocketTarget): false {
+  const sqlstate = tracked.handshake.lastSqlstate as string
+  const error = phaseError(
+    sqlstate,
+    `the server at ${target.host}:${target.port} ended the session during its startup (SQLSTATE ${sqlstate})`,
+  )
+  tracked.socket.destroy(Object.assign(error, { rdsAuthPhase: tracked.handshake.authStarted }))
+  return false
+}
+
+/** A standby (or a node still in recovery) answered the writer endpoint: nothing was sent on it, drop it. */
+function refuseReadOnly(tracked: TrackedSocket): false {
+  tracked.socket.destroy(
+    phaseError(
+      'READ_ONLY_SESSION',
+      'the writer endpoint opened a read-only session (in_hot_standby = on): it names a standby',
+    ),
+  )
+  return false
 }
 
 /**
@@ -278,11 +341,19 @@ function backendReader(
  * first, while the socket still exists, and 'close' is delivered after the writes that follow it. Errors
  * are tagged (rds's socket; not sent after a goodbye) before any listener sees them.
  */
-function wrapEmit(socket: net.Socket, tracked: TrackedSocket, name: string, onData: (chunk: Buffer) => void) {
-  // Tagged for the recovery events: why it closed (the server's FATAL SQLSTATE), or that rds cut it.
+function wrapEmit(
+  socket: net.Socket,
+  tracked: TrackedSocket,
+  name: string,
+  onData: (chunk: Buffer) => boolean,
+) {
+  // The server's FATAL (57P01 from a restart) is known to the frame reader even when postgres.js reports only
+  // the close: the error carries it as `rdsSqlstate`. For the recovery events: why it closed (`rdsEndCode`, the
+  // server's FATAL SQLSTATE or the socket's Node code), or that rds cut it (`rdsCut`).
   const closedError = (): NotSentError =>
     Object.assign(new Error(`connection to ${name} closed`), {
       code: 'CONNECTION_CLOSED',
+      ...(tracked.handshake.lastSqlstate ? { rdsSqlstate: tracked.handshake.lastSqlstate } : {}),
       ...(tracked.endCode ? { rdsEndCode: tracked.endCode } : {}),
       ...(tracked.cut ? { rdsCut: tracked.cut } : {}),
     })
@@ -290,21 +361,27 @@ function wrapEmit(socket: net.Socket, tracked: TrackedSocket, name: string, onDa
   let requestsAtError = 0
   const emit = socket.emit as (this: net.Socket, ...a: unknown[]) => boolean
   socket.emit = function trackedEmit(this: net.Socket, event: string | symbol, first?: unknown) {
-    if (event === 'data') onData(first as Buffer)
-    else if (event === 'error') {
+    if (event === 'data') {
+      if (!onData(first as Buffer)) return true
+    } else if (event === 'error') {
       errored = true
       requestsAtError = tracked.requests
       if (first && typeof first === 'object') {
         ;(first as NotSentError).rdsSocket = true
         if (tracked.goodbyeWhileIdle) (first as NotSentError).rdsNotSent = true
+        const sqlstate = tracked.handshake.lastSqlstate
+        if (sqlstate && !(first as NotSentError).rdsSqlstate) (first as NotSentError).rdsSqlstate = sqlstate
       }
     } else if (event === 'close' && !tracked.expectedClose) {
-      if (!errored) this.emit('error', closedError())
+      // Never an 'error' nobody listens to (postgres.js removes its listeners once it handled a close): it
+      // would end the process.
+      if (!errored && this.listenerCount('error') > 0) this.emit('error', closedError())
       setImmediate(() =>
         setImmediate(() => {
           // Statements written after the error went nowhere; postgres.js would not reject them after a
           // close with hadError (they would hang), so they get an error of their own first.
-          if (tracked.requests > requestsAtError) this.emit('error', closedError())
+          if (tracked.requests > requestsAtError && this.listenerCount('error') > 0)
+            this.emit('error', closedError())
           emit.call(this, 'close', first)
         }),
       )
@@ -327,6 +404,14 @@ function wrapWriteAndEnd(socket: net.Socket, tracked: TrackedSocket) {
   const wrapWrite = () => {
     const write = socket.write
     socket.write = function trackedWrite(this: net.Socket, chunk: unknown) {
+      if (!tracked.ready && Buffer.isBuffer(chunk)) {
+        // Before the session is ready: only this socket's own startup and the answers the server asked for.
+        tracked.lastWriteAt = now()
+        // biome-ignore lint/complexity/noArguments: the handshake path only; the warm path forwards without a copy
+        const args = Array.from(arguments)
+        args[0] = filterBeforeReady(chunk, tracked.handshake)
+        return Reflect.apply(write, this, args) as boolean
+      }
       const at = now()
       tracked.lastWriteAt = at
       if (tracked.ready) {
@@ -379,6 +464,7 @@ function track(
     lastWriteAt: 0,
     pendingSince: now(),
     statementTimeout,
+    handshake: newHandshake(),
     endCode: undefined,
     cut: undefined,
   }
@@ -407,10 +493,30 @@ function track(
     }
     target.onUnexpectedClose?.()
   })
-  wrapEmit(socket, tracked, `${target.host}:${target.port}`, backendReader(tracked, goodbye, startup))
+  wrapEmit(socket, tracked, `${target.host}:${target.port}`, backendReader(tracked, target, goodbye, startup))
   wrapWriteAndEnd(socket, tracked)
   target.sockets.add(tracked)
   return tracked
+}
+
+/**
+ * postgres.js writes its StartupMessage as soon as it has the socket (flushed on the next turn). A connection
+ * slot whose previous socket died with a flush pending never flushes again (handshake.ts): its startup would
+ * wait for the deadline. Two turns without a write end that socket as a failed connect, so rds renews the
+ * postgres.js client and connects again at once.
+ */
+function expectStartup(tracked: TrackedSocket, name: string) {
+  setImmediate(() =>
+    setImmediate(() => {
+      if (tracked.lastWriteAt !== 0 || tracked.closed) return
+      tracked.socket.destroy(
+        phaseError(
+          'CONNECTION_CLOSED',
+          `the client sent no startup message to ${name} (a stale connection slot)`,
+        ),
+      )
+    }),
+  )
 }
 
 /**
@@ -426,8 +532,10 @@ export function createSocketFactory(target: SocketTarget) {
   const readied = () => {
     attempts = 0
   }
+  /** A connect that failed before there was a session: its event fails, the client is renewed before reuse. */
   const fail = (event: ConnectEvent | undefined, error: PhaseError) => {
     connectFailed(event, error)
+    target.onUnexpectedClose?.()
     return failingSocket(error) as unknown as net.Socket
   }
   return async function rdsSocket(options: { connection?: Record<string, unknown> }): Promise<net.Socket> {
@@ -451,7 +559,9 @@ export function createSocketFactory(target: SocketTarget) {
       const timeout = options.connection?.statement_timeout
       // postgres.js names host and port in its connection errors from these fields.
       Object.assign(socket, { host: target.host, port: target.port })
-      track(socket, target, timeout === undefined ? undefined : String(timeout), startupOf(event, readied))
+      const statementTimeout = timeout === undefined ? undefined : String(timeout)
+      const tracked = track(socket, target, statementTimeout, startupOf(event, readied))
+      expectStartup(tracked, name)
       return socket
     } catch (error) {
       raw.destroy()

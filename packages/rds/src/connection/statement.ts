@@ -7,6 +7,7 @@ import { isReadOnly } from '../read-only.ts'
 import { type RecoveryContext, runStatement } from '../recovery.ts'
 import type { Invocation, Invocations } from './invocation.ts'
 import type { Lifecycle } from './lifecycle.ts'
+import type { RestartRecovery } from './restart.ts'
 
 const now = () => performance.now()
 
@@ -89,12 +90,16 @@ class GuardedQuery<T> implements PromiseLike<T> {
  * the invocation it runs for. Also counts the statements in flight and when the client was last used, for the
  * idle probe (liveness.ts).
  *
- * Seam: a statement refused with 25006 (a read-only session on the writer endpoint) was never applied, so it
- * may be re-run once after the writer check reopened the session — decided in recovery.ts, reopened through
- * the lifecycle. Each guarded statement is one `query` event (node:diagnostics_channel), settled after its
+ * A statement refused with 25006 (a read-only session on the writer endpoint) was never applied: recovery.ts
+ * re-runs it once on a new session (restart.ts renews the client). Each guarded statement is one `query` event (node:diagnostics_channel), settled after its
  * retries; the idle probe (liveness.ts) bypasses the guard and is not one.
  */
-export function createStatements(options: ResolvedOptions, lifecycle: Lifecycle, invocations: Invocations) {
+export function createStatements(
+  options: ResolvedOptions,
+  lifecycle: Lifecycle,
+  invocations: Invocations,
+  restart: RestartRecovery,
+) {
   /** drizzle statements between `unsafe()` and their answer (including the time before postgres.js writes them). */
   let inFlight = 0
   let lastUsedAt = now()
@@ -103,13 +108,17 @@ export function createStatements(options: ResolvedOptions, lifecycle: Lifecycle,
   /** The recovery of one invocation's statements: its deadline, its timed-out flag, its request's credentials. */
   function recoveryFor(invocation: Invocation | undefined): RecoveryContext {
     if (invocation?.recovery) return invocation.recovery
+    const deadline = () =>
+      invocation && Number.isFinite(invocation.deadline)
+        ? invocation.deadline
+        : now() + lifecycle.fallbackBudgetMs
     const recovery: RecoveryContext = {
       scene,
       settle: lifecycle.afterLoss,
-      deadline: () =>
-        invocation && Number.isFinite(invocation.deadline)
-          ? invocation.deadline
-          : now() + lifecycle.fallbackBudgetMs,
+      deadline,
+      generation: () => lifecycle.generation,
+      reconnect: (failedOn, reason, code) => restart.reconnect(failedOn, deadline(), reason, code),
+      ended: () => lifecycle.ended,
       timedOut: () => invocation?.timedOut ?? false,
       refreshCredentials: () => invocation?.refresh() ?? Promise.resolve(),
       backoffBase: options.backoffBase,

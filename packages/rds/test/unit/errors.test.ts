@@ -24,6 +24,8 @@ describe('classify', () => {
     ['57P01', 'CONNECTION_LOST', false],
     ['08006', 'CONNECTION_LOST', false],
     ['08P01', 'POOLER_INCOMPATIBLE', false],
+    ['25006', 'READ_ONLY', true],
+    ['READ_ONLY_SESSION', 'READ_ONLY', true],
     ['26000', 'POOLER_INCOMPATIBLE', false],
     ['ECONNREFUSED', 'CONNECT_FAILED', true],
     ['ENOTFOUND', 'CONNECT_FAILED', true],
@@ -47,6 +49,22 @@ describe('classify', () => {
       expect(error?.sqlstate).toBe(code)
       expect(error?.message).not.toContain('English text')
     }
+  })
+
+  it('reports an 08P01 of the password exchange as POOLER_INCOMPATIBLE only when a pooler is configured: without one it is a handshake broken by a restart', () => {
+    const inAuth = failure('08P01', { rdsConnectPhase: true, rdsAuthPhase: true })
+    expect(classify(inAuth, { ...scene, pooler: true })?.code).toBe('POOLER_INCOMPATIBLE')
+    expect(classify(inAuth, scene)).toMatchObject({ code: 'CONNECT_FAILED', retryable: true })
+  })
+
+  it('reports a reset or a FATAL during the startup as CONNECT_FAILED (nothing was sent), with the SQLSTATE the socket read', () => {
+    const reset = classify(failure('ECONNRESET', { rdsConnectPhase: true }), scene)
+    expect(reset).toMatchObject({ code: 'CONNECT_FAILED', retryable: true })
+    const goodbye = classify(
+      failure('CONNECTION_CLOSED', { rdsConnectPhase: true, rdsSqlstate: '57P01' }),
+      scene,
+    )
+    expect(goodbye?.message).toContain('SQLSTATE 57P01')
   })
 
   it('leaves application errors (unique violation, syntax error) and code-less errors alone', () => {

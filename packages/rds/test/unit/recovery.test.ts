@@ -8,7 +8,7 @@ const failure = (code: string, extra: object = {}) =>
 
 /** A recovery context whose deadline, watchdog and side effects the test controls and counts. */
 function context(overrides: Partial<RecoveryContext> = {}) {
-  const calls = { settle: 0, refresh: 0 }
+  const calls = { settle: 0, refresh: 0, reconnect: 0 }
   const ctx: RecoveryContext = {
     scene,
     deadline: () => Number.POSITIVE_INFINITY,
@@ -19,6 +19,11 @@ function context(overrides: Partial<RecoveryContext> = {}) {
     refreshCredentials: async () => {
       calls.refresh++
     },
+    generation: () => calls.reconnect,
+    reconnect: async () => {
+      calls.reconnect++
+    },
+    ended: () => false,
     backoffBase: 1,
     backoffCap: 2,
     retryReadOnly: true,
@@ -56,7 +61,7 @@ describe('runStatement', () => {
     const s = statement()
     expect(await runStatement(ctx, s.make, false)).toBe('rows')
     expect(s.runs()).toBe(1)
-    expect(calls).toEqual({ settle: 0, refresh: 0 })
+    expect(calls).toEqual({ settle: 0, refresh: 0, reconnect: 0 })
   })
 
   it('hands back an RdsError and an application error unchanged, without a second run', async () => {
@@ -84,19 +89,33 @@ describe('runStatement', () => {
     expect(calls.settle).toBe(0)
   })
 
-  it.each([
-    ['53300', 'TOO_MANY_CONNECTIONS'],
-    ['ECONNREFUSED', 'CONNECT_FAILED'],
-  ])('gives up on %s when the next backoff would end past the deadline: %s', async (code, rdsCode) => {
+  it('gives up on 53300 when the next backoff would end past the deadline: TOO_MANY_CONNECTIONS', async () => {
     vi.spyOn(Math, 'random').mockReturnValue(1)
     const started = performance.now()
     const { ctx } = context({ deadline: () => started + 5_000, backoffBase: 10_000, backoffCap: 10_000 })
-    const s = statement(failure(code), failure(code))
+    const s = statement(failure('53300'), failure('53300'))
     const error = await rejection(runStatement(ctx, s.make, false))
     expect(error).toBeInstanceOf(RdsError)
-    expect(error).toMatchObject({ code: rdsCode, retryable: true })
+    expect(error).toMatchObject({ code: 'TOO_MANY_CONNECTIONS', retryable: true })
     expect(s.runs()).toBe(1)
     expect(performance.now() - started).toBeLessThan(1_000)
+  })
+
+  it('waits on the shared reconnect after ECONNREFUSED; once it ends at the deadline: CONNECT_FAILED', async () => {
+    let deadline = Number.POSITIVE_INFINITY
+    const reasons: string[] = []
+    const { ctx } = context({
+      deadline: () => deadline,
+      reconnect: async (_failedOn, reason) => {
+        reasons.push(reason)
+        deadline = 0
+      },
+    })
+    const s = statement(failure('ECONNREFUSED'), failure('ECONNREFUSED'))
+    const error = await rejection(runStatement(ctx, s.make, false))
+    expect(error).toMatchObject({ code: 'CONNECT_FAILED', retryable: true })
+    expect(reasons).toEqual(['restart'])
+    expect(s.runs()).toBe(2)
   })
 
   it('reports the refusal (53300) rather than a timeout when the deadline cuts a later connect short', async () => {
@@ -176,22 +195,37 @@ describe('runStatement', () => {
     const error = await rejection(runStatement(ctx, s.make, readOnly))
     expect(error).toMatchObject({ code: 'CONNECTION_LOST', retryable: false })
     expect(error.sqlstate).toBeUndefined()
-    expect(error.hint).toMatch(/may or may not have been applied, so it was not re-run: make it idempotent/)
+    expect(error.hint).toMatch(
+      /may or may not have been applied, so it was not re-run: make the write idempotent/,
+    )
     expect(error.message).not.toMatch(/Hint:.*Hint:/s)
     expect(s.runs()).toBe(1)
     expect(calls.settle).toBe(1)
   })
 
-  it('runs any statement again (twice at most) when the socket died during the handshake', async () => {
+  it('runs any statement again after the shared reconnect when the socket died during the handshake', async () => {
     const { ctx, calls } = context()
     const lost = () => failure('ECONNRESET', { rdsConnectPhase: true })
-    expect(await runStatement(ctx, statement(lost(), lost()).make, false)).toBe('rows')
-    expect(calls.settle).toBe(2)
-
     const s = statement(lost(), lost(), lost())
-    const error = await rejection(runStatement(context().ctx, s.make, false))
-    expect(error).toMatchObject({ code: 'CONNECTION_LOST' })
-    expect(s.runs()).toBe(3)
+    expect(await runStatement(ctx, s.make, false)).toBe('rows')
+    expect(calls.reconnect).toBe(3)
+    expect(calls.settle).toBe(0)
+    expect(s.runs()).toBe(4)
+  })
+
+  it('passes the client generation a handshake failed on, so one renewal serves every waiter', async () => {
+    const failedOn: number[] = []
+    let generation = 7
+    const { ctx } = context({
+      generation: () => generation,
+      reconnect: async (on) => {
+        failedOn.push(on)
+        generation++
+      },
+    })
+    const lost = () => failure('ECONNRESET', { rdsConnectPhase: true })
+    expect(await runStatement(ctx, statement(lost(), lost()).make, false)).toBe('rows')
+    expect(failedOn).toEqual([7, 8])
   })
 
   describe('at the deadline (or once the watchdog fired)', () => {
