@@ -45,7 +45,7 @@ beforeAll(async () => {
   delete process.env.AWS_SESSION_TOKEN
   delete process.env.AWS_PROFILE
   invoke = invoker(((await import(pathToFileURL(file).href)) as { handler: AppHandler }).handler)
-}, 120_000)
+}, 300_000) // two esbuild bundles: seconds on an idle machine, minutes when other suites share the cores
 
 afterAll(async () => {
   process.env = saved

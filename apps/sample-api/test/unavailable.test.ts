@@ -3,7 +3,7 @@ import { type PostgresCluster, startPostgres, startTcpProxy, type TcpProxy } fro
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest'
 import { commitGate } from './support/commit-gate.ts'
-import { type AppUnderTest, type Reply, startApp } from './support/harness.ts'
+import { type AppUnderTest, type Reply, sharedCa, startApp } from './support/harness.ts'
 
 /** A 503 body carries fixed sentences only: no secret, no SQL, no parameter, no host or SQLSTATE. */
 const expectNothingLeaked = (app: AppUnderTest, reply: Reply, ...parameters: string[]) => {
@@ -28,7 +28,12 @@ describe('a write cut off mid-flight (TCP reset through a proxy)', () => {
   beforeAll(async () => {
     const database = await sharedPostgres.testDatabase()
     proxy = await startTcpProxy({ target: { host: database.host, port: database.port } })
-    app = await startApp({ database: { ...database, host: proxy.host, port: proxy.port }, timeoutMs: 5_000 })
+    // verify-full end to end: the proxy forwards the encrypted bytes, and 127.0.0.1 is in the certificate.
+    app = await startApp({
+      database: { ...database, host: proxy.host, port: proxy.port },
+      tlsCa: sharedCa(),
+      timeoutMs: 5_000,
+    })
   })
   afterAll(async () => {
     await app?.close()
@@ -92,8 +97,8 @@ describe('a stopped server', () => {
   let cluster: PostgresCluster
   let app: AppUnderTest
   beforeAll(async () => {
-    cluster = await startPostgres()
-    app = await startApp({ database: await cluster.createDatabase(), timeoutMs: 3_000 })
+    cluster = await startPostgres({ tls: true })
+    app = await startApp({ database: await cluster.createDatabase(), tlsCa: cluster.ca, timeoutMs: 3_000 })
   })
   afterAll(async () => {
     await app?.close()

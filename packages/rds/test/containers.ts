@@ -14,20 +14,30 @@ export interface Outcome {
   elapsed: number
 }
 
-/** Lines a child prints, as parsed messages, awaited in order. */
+/**
+ * Lines a child prints, as parsed messages, awaited in order. A child that exits before sending the awaited
+ * message fails the wait at once; a child that stays silent fails it after `timeoutMs` (a hang).
+ */
 function messages(child: ChildProcess) {
   const queue: Record<string, unknown>[] = []
   const waiting: ((message: Record<string, unknown>) => void)[] = []
+  const exitWaiters: ((code: number | null) => void)[] = []
   createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
     const message = JSON.parse(line) as Record<string, unknown>
     const waiter = waiting.shift()
+    exitWaiters.shift()
     if (waiter) waiter(message)
     else queue.push(message)
+  })
+  child.once('exit', (code) => {
+    for (const onExit of exitWaiters.splice(0)) onExit(code)
   })
   return (timeoutMs: number) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const queued = queue.shift()
       if (queued) return resolve(queued)
+      if (child.exitCode !== null)
+        return reject(new Error(`container ${child.pid} exited (${child.exitCode})`))
       const timer = setTimeout(
         () => reject(new Error(`container ${child.pid} sent nothing within ${timeoutMs} ms (hung)`)),
         timeoutMs,
@@ -35,6 +45,10 @@ function messages(child: ChildProcess) {
       waiting.push((message) => {
         clearTimeout(timer)
         resolve(message)
+      })
+      exitWaiters.push((code) => {
+        clearTimeout(timer)
+        reject(new Error(`container ${child.pid} exited (${code}) before answering`))
       })
     })
 }
@@ -50,8 +64,16 @@ afterAll(() => {
 })
 
 /**
+ * How long `count` processes may take to load their modules before one counts as hung. Loading is not what
+ * the tests measure: 20 Node processes starting at once on a 2-core machine shared with other suites have
+ * taken over a minute. A crashed child fails at once (see `messages`).
+ */
+export const loadWindowMs = 180_000
+
+/**
  * Starts `count` containers (separate Node processes, each its own middleware and client), waits until all
  * are loaded, invokes all at once, and returns their outcomes. They keep their connections until `release()`.
+ * A test running it needs a timeout above `loadWindowMs`.
  */
 export async function runContainers(
   count: number,
@@ -86,7 +108,9 @@ export async function runContainers(
   }
   const next = children.map(messages)
   try {
-    await Promise.all(next.map((receive) => receive(60_000)))
+    const loading = performance.now()
+    await Promise.all(next.map((receive) => receive(loadWindowMs)))
+    console.info(`${count} containers loaded in ${(performance.now() - loading).toFixed(0)} ms`)
     // Each measures its own time against its budget; this window only tells a hang from a slow machine.
     const results = next.map((receive) => receive(budgetMs + 10_000))
     for (const child of children) child.stdin?.write('go\n')
