@@ -73,6 +73,11 @@ export interface AppOptions {
   postgresOptions?: Record<string, unknown>
   /** Middy cache key of the decrypted password; distinct apps in one process need distinct keys. */
   cacheKey?: string
+  /**
+   * Aborting it unsubscribes the app's Powertools adapter from the rdskit events, which are process-wide:
+   * without that, an app built by a test keeps logging every later app's database events.
+   */
+  signal?: AbortSignal
 }
 
 export type AppHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyResultV2>
@@ -120,6 +125,7 @@ export const createApp = (options: AppOptions): AppHandler => {
   const { logger, metrics, tracer } = createObservability(options.observability)
   // Subscribed before kmsEnv() below starts its prefetch, so the decrypt at INIT is measured too.
   const observeRds = rdsPowertools({ logger, metrics, tracer })
+  options.signal?.addEventListener('abort', observeRds.unsubscribe, { once: true })
   const passwordKey = 'dbPassword'
   const kmsCacheKey = options.cacheKey ?? '@rdskit/kms-env'
   const passwordFromKms = kmsEnv({

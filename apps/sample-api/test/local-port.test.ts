@@ -1,27 +1,14 @@
-import { spawn } from 'node:child_process'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { appDir } from '../src/local/paths.ts'
+import { runToExit } from '../src/local/run-to-exit.ts'
 
 /** Runs scripts/local.ts (what `pnpm start` runs) with `env` until it exits by itself. */
 const runLocal = (env: Record<string, string>) =>
-  new Promise<{ code: number | null; stderr: string; stdout: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [join(appDir, 'scripts', 'local.ts')], {
-      cwd: appDir,
-      env: { ...process.env, DATABASE_URL: '', KMS_KEY_ID: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d
-    })
-    child.once('error', reject)
-    child.once('close', (code) => resolve({ code, stderr, stdout }))
+  runToExit(process.execPath, [join(appDir, 'scripts', 'local.ts')], {
+    cwd: appDir,
+    env: { ...process.env, DATABASE_URL: '', KMS_KEY_ID: '', ...env },
   })
 
 describe('the local server and its PORT', () => {

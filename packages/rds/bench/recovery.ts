@@ -9,9 +9,8 @@
 // (restarts, default 3) make a smoke run small.
 import { randomBytes } from 'node:crypto'
 import { startReplicatedCluster } from '@rdskit/testing'
-import postgres from 'postgres'
-import { createWritesTable } from '../test/fixtures/writes.ts'
 import { clock, startWriters, tally, type Writers } from '../test/support/writers.ts'
+import { createWrites, endpointConfig, onWriter } from '../test/support/writes-cluster.ts'
 
 const perKind = Number(process.env.RECOVERY_BENCH_CONTAINERS ?? 6)
 const restarts = Number(process.env.RECOVERY_BENCH_ROUNDS ?? 3)
@@ -35,19 +34,6 @@ const afterBack: Record<'restart' | 'failover', Record<Kind, Record<string, numb
 const containersOf = (kind: Kind) =>
   Array.from({ length: perKind }, (_, index) => kinds.indexOf(kind) * perKind + index)
 
-async function admin(run: (sql: postgres.Sql) => Promise<unknown>) {
-  const sql = postgres(cluster.writer().url, {
-    ssl: { ca: cluster.ca as string },
-    max: 1,
-    onnotice: () => {},
-  })
-  try {
-    await run(sql)
-  } finally {
-    await sql.end({ timeout: 0 })
-  }
-}
-
 /** Waits until every container wrote after `backAt` or the window closes, then records each one's recovery. */
 async function record(fleet: Writers, fault: 'restart' | 'failover', backAt: number) {
   await fleet.allWroteAfter(backAt, windowMs).catch(() => {})
@@ -64,20 +50,9 @@ async function record(fleet: Writers, fault: 'restart' | 'failover', backAt: num
 }
 
 try {
-  await admin(async (sql) => {
-    await sql.unsafe(createWritesTable)
-    await sql.unsafe(`grant select, insert on writes to ${app.name}`)
-    await sql.unsafe(`grant usage on sequence writes_id_seq to ${app.name}`)
-  })
-  const endpoint = cluster.endpoint()
+  await onWriter(cluster, (sql) => createWrites(sql, app))
   const base = {
-    config: {
-      host: endpoint.host,
-      port: endpoint.port,
-      database: cluster.database,
-      username: app.name,
-      password: app.password,
-    },
+    config: endpointConfig(cluster, app),
     ca: cluster.ca,
     budgetMs,
     pauseMs: 20,

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import middy, { type MiddlewareObj } from '@middy/core'
-import { processCache } from '@middy/util'
+import middy from '@middy/core'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { sql } from 'drizzle-orm'
 import postgres from 'postgres'
 import { afterAll, describe, expect, it } from 'vitest'
 import { rds } from '../src/index.ts'
 import { container, lambdaContext, resetAll, sharedTls, uniqueKey } from './helpers.ts'
+import { secretStore } from './support/secret-store.ts'
 
 afterAll(resetAll)
 
@@ -22,35 +22,13 @@ async function role() {
   return { name, password }
 }
 
-/** A Middy credential middleware shaped like @middy/secrets-manager: a processCache entry of promises. */
-function secretStore(initial: string) {
-  const state = { password: initial, fetches: 0 }
-  const cacheKey = uniqueKey('secrets')
-  const fetch = (_request: unknown, cached: Record<string, unknown> = {}) => {
-    const values: Record<string, unknown> = {}
-    if (!cached.dbPassword) {
-      state.fetches++
-      values.dbPassword = Promise.resolve(state.password)
-    }
-    return values
-  }
-  const middleware: MiddlewareObj = {
-    before: async (request) => {
-      const { value } = processCache({ cacheKey, cacheExpiry: -1 }, fetch as never, request as never)
-      Object.assign(request.internal, value)
-    },
-  }
-  return { state, cacheKey, middleware }
-}
-
 function rotatingContainer(user: string, store: ReturnType<typeof secretStore>) {
   const handler = middy()
     .use(store.middleware)
     .use(
       rds({
         config: { host: database.host, port: database.port, database: database.database, username: user },
-        internalData: { password: 'dbPassword' },
-        credentialSource: { cacheKey: store.cacheKey, middleware: store.middleware },
+        ...store.rdsOptions,
         cacheKey: uniqueKey('rotation'),
         tls,
         logger: { warn() {} },
@@ -179,8 +157,7 @@ describe('a session killed under a transaction, then a rotated password', () => 
             username: app.name,
             connection: { application_name: applicationName },
           },
-          internalData: { password: 'dbPassword' },
-          credentialSource: { cacheKey: store.cacheKey, middleware: store.middleware },
+          ...store.rdsOptions,
           cacheKey: uniqueKey('tx-loss'),
           tls,
           logger: { warn() {} },

@@ -1,13 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import {
-  type PgBouncer,
-  type PostgresCluster,
-  requireSystemBinary,
-  startPgBouncer,
-  startPostgres,
-} from '@rdskit/testing'
+import { type PgBouncer, type PostgresCluster, requireSystemBinary, startPostgres } from '@rdskit/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadWindowMs, runContainers } from './containers.ts'
+import { startTransactionPooler } from './support/pgbouncer.ts'
 
 const app = {
   name: `app_${randomBytes(3).toString('hex')}`,
@@ -74,19 +69,7 @@ describe('20 containers against max_connections = 5', () => {
   it.runIf(pgbouncer)(
     'all succeed through PgBouncer in transaction mode, holding no more server connections than its pool',
     async () => {
-      bouncer = await startPgBouncer({
-        upstream: {
-          host: cluster.host,
-          port: cluster.port,
-          user: cluster.user,
-          password: cluster.password,
-          ca: cluster.ca,
-        },
-        users: [app],
-        poolMode: 'transaction',
-        poolSize: 2,
-        tls: true,
-      })
+      bouncer = await startTransactionPooler(cluster, app)
       const { outcomes, release } = await runContainers(
         20,
         {

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto'
 import { type ReplicatedCluster, startReplicatedCluster } from '@rdskit/testing'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { createWritesTable } from './fixtures/writes.ts'
 import { clock, type Invocation, startWriters, type Tally, tally, type Writers } from './support/writers.ts'
+import { createWrites, endpointConfig, onWriter } from './support/writes-cluster.ts'
 
 const containers = 6
 const budgetMs = 5_000
@@ -19,22 +19,9 @@ const recoveryBoundMs = 3_000
 let cluster: ReplicatedCluster
 let writers: Writers
 
-/** A superuser statement on the node that is the writer now. */
-async function onWriter<T>(run: (sql: postgres.Sql) => Promise<T>): Promise<T> {
-  const sql = postgres(cluster.writer().url, {
-    ssl: { ca: cluster.ca as string },
-    max: 1,
-    onnotice: () => {},
-  })
-  try {
-    return await run(sql)
-  } finally {
-    await sql.end({ timeout: 0 })
-  }
-}
-
 async function rowsOnWriter(): Promise<Map<string, number>> {
   const rows = await onWriter(
+    cluster,
     (sql) => sql<{ token: string; n: number }[]>`
     select token, count(*)::int as n from writes group by token`,
   )
@@ -71,27 +58,18 @@ function expectSurvived(counted: Tally) {
 
 beforeAll(async () => {
   cluster = await startReplicatedCluster({ standbys: 2, synchronous: true, tls: true, roles: [app] })
-  await onWriter(async (sql) => {
-    await sql.unsafe(createWritesTable)
+  await onWriter(cluster, async (sql) => {
+    await createWrites(sql, app)
     // Each write spends ~20 ms in the server: a fault then meets statements in flight.
     await sql.unsafe(`create function writes_take_time() returns trigger language plpgsql as
       $$ begin perform pg_sleep(0.02); return new; end $$`)
     await sql.unsafe(
       'create trigger writes_take_time before insert on writes for each row execute function writes_take_time()',
     )
-    await sql.unsafe(`grant select, insert on writes to ${app.name}`)
-    await sql.unsafe(`grant usage on sequence writes_id_seq to ${app.name}`)
   })
-  const endpoint = cluster.endpoint()
   writers = await startWriters(containers, {
     kind: 'rds',
-    config: {
-      host: endpoint.host,
-      port: endpoint.port,
-      database: cluster.database,
-      username: app.name,
-      password: app.password,
-    },
+    config: endpointConfig(cluster, app),
     ca: cluster.ca,
     budgetMs,
     pauseMs: 5,
@@ -191,13 +169,8 @@ async function waitFor<T>(probe: () => T | undefined, timeoutMs = 10_000): Promi
 
 /** An insert through the endpoint by a plain postgres.js client: the SQLSTATE it gets, if any. */
 async function probeWrite(expectedTarget: number): Promise<string | undefined> {
-  const endpoint = cluster.endpoint()
   const sql = postgres({
-    host: endpoint.host,
-    port: endpoint.port,
-    database: cluster.database,
-    username: app.name,
-    password: app.password,
+    ...endpointConfig(cluster, app),
     ssl: { ca: cluster.ca as string },
     max: 1,
   })

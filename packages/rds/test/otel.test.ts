@@ -15,14 +15,8 @@ import {
   startQuery,
 } from '../src/events/index.ts'
 import { subscribeOpenTelemetry } from '../src/otel/index.ts'
+import { target } from './fixtures/event-target.ts'
 
-const target = {
-  host: 'orders.cluster-abc.eu-west-1.rds.amazonaws.com',
-  port: 5432,
-  database: 'orders',
-  user: 'app',
-  pooler: false,
-}
 const exporter = new InMemorySpanExporter()
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
 const contextManager = new AsyncLocalStorageContextManager()

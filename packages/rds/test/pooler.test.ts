@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { type PgBouncer, requireSystemBinary, startPgBouncer } from '@rdskit/testing'
+import { type PgBouncer, requireSystemBinary } from '@rdskit/testing'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { eq, sql } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import type { RdsOptions } from '../src/index.ts'
 import { notes } from './fixtures/schema.ts'
 import { container, resetAll } from './helpers.ts'
+import { startTransactionPooler } from './support/pgbouncer.ts'
 
 const pgbouncer = requireSystemBinary('pgbouncer')
 const database = await sharedPostgres.testDatabase()
@@ -30,21 +31,8 @@ const containers = 6
 const rounds = 8
 
 describe.runIf(pgbouncer)('behind PgBouncer in transaction mode (like RDS Proxy)', async () => {
-  // TLS on both legs, as RDS Proxy requires it: clients verify PgBouncer's certificate, PgBouncer the cluster's.
-  bouncer = await startPgBouncer({
-    upstream: {
-      host: cluster.host,
-      port: cluster.port,
-      user: cluster.user,
-      password: cluster.password,
-      ca: cluster.ca,
-    },
-    users: [app],
-    poolMode: 'transaction',
-    // Fewer server connections than clients: each transaction may land on another server session.
-    poolSize: 2,
-    tls: true,
-  })
+  // TLS on both legs, 2 server connections for 6 clients: each transaction may land on another server session.
+  bouncer = await startTransactionPooler(cluster, app)
   const base: RdsOptions<{ notes: typeof notes }> = {
     config: {
       host: bouncer.host,

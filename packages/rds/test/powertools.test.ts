@@ -12,6 +12,7 @@ import {
   startConnect,
   startQuery,
 } from '../src/events/index.ts'
+import { target } from './fixtures/event-target.ts'
 import { lambdaContext } from './helpers.ts'
 import { parseEmf } from './support/emf.ts'
 import { captureStdout } from './support/stdout.ts'
@@ -36,13 +37,6 @@ const { Tracer, captureLambdaHandler } = await import('@aws-lambda-powertools/tr
 }))
 const { rdsPowertools, subscribePowertools, metricNames } = await import('../src/powertools/index.ts')
 
-const target = {
-  host: 'orders.cluster-abc.eu-west-1.rds.amazonaws.com',
-  port: 5432,
-  database: 'orders',
-  user: 'app',
-  pooler: false,
-}
 const decryptChannel = diagnostics.tracingChannel(channelNames.decrypt)
 let stdout: ReturnType<typeof captureStdout>
 let unsubscribe: (() => void) | undefined

@@ -10,19 +10,16 @@ import postgres from 'postgres'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { findRdsError, RdsError } from '../src/errors.ts'
 import { channelNames, type RecoverEvent } from '../src/events/index.ts'
-import { createWritesTable, writes } from './fixtures/writes.ts'
+import { writes } from './fixtures/writes.ts'
 import { configOf, container, resetAll } from './helpers.ts'
+import { createWrites, onWriter } from './support/writes-cluster.ts'
 
 const app = { name: 'rds_app', password: `pw-${randomBytes(9).toString('hex')}` }
 let cluster: ReplicatedCluster
 
 beforeAll(async () => {
   cluster = await startReplicatedCluster({ standbys: 1, tls: true, roles: [app] })
-  const admin = postgres(cluster.writer().url, { ssl: { ca: cluster.ca as string }, max: 1 })
-  await admin.unsafe(createWritesTable)
-  await admin.unsafe(`grant select, insert on writes to ${app.name}`)
-  await admin.unsafe(`grant usage on sequence writes_id_seq to ${app.name}`)
-  await admin.end()
+  await onWriter(cluster, (sql) => createWrites(sql, app))
 }, 120_000)
 afterAll(async () => {
   await cluster?.stop()

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { appDir } from './paths.ts'
+import { runToExit } from './run-to-exit.ts'
 
 export interface EncryptWithCliOptions {
   keyId: string
@@ -15,30 +15,14 @@ export interface EncryptWithCliOptions {
  * the value written to its stdin (never on the command line, where `ps` would show it), the base64
  * ciphertext read from its stdout.
  */
-export const encryptWithCli = (value: string, options: EncryptWithCliOptions): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const args = ['encrypt', '--key-id', options.keyId, '--function-name', options.functionName]
-    if (options.endpoint) args.push('--endpoint', options.endpoint)
-    const child = spawn(join(appDir, 'node_modules', '.bin', 'rdskit-kms'), args, {
-      env: options.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d
-    })
-    child.on('error', reject)
-    child.on('close', (code) => {
-      const ciphertext = stdout.trim()
-      if (code === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(ciphertext)) resolve(ciphertext)
-      else
-        reject(
-          new Error(`rdskit-kms encrypt exited with ${code}: ${stderr.trim() || 'no ciphertext printed'}`),
-        )
-    })
-    child.stdin.end(value)
+export const encryptWithCli = async (value: string, options: EncryptWithCliOptions): Promise<string> => {
+  const args = ['encrypt', '--key-id', options.keyId, '--function-name', options.functionName]
+  if (options.endpoint) args.push('--endpoint', options.endpoint)
+  const { code, stdout, stderr } = await runToExit(join(appDir, 'node_modules', '.bin', 'rdskit-kms'), args, {
+    env: options.env,
+    input: value,
   })
+  const ciphertext = stdout.trim()
+  if (code === 0 && /^[A-Za-z0-9+/]+={0,2}$/.test(ciphertext)) return ciphertext
+  throw new Error(`rdskit-kms encrypt exited with ${code}: ${stderr.trim() || 'no ciphertext printed'}`)
+}

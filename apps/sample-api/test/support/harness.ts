@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { EncryptCommand, KMSClient } from '@aws-sdk/client-kms'
-import { migrate } from '@rdskit/rds'
+import { close as closeRdsClients, migrate } from '@rdskit/rds'
 import { type KmsEndpoint, startKms, type TestDatabase } from '@rdskit/testing'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda'
@@ -86,6 +86,7 @@ export interface AppUnderTest {
   count(): Promise<number>
   /** Another warm container of the same function: its own createApp, rds client and connection. */
   container(): ReturnType<typeof invoker>
+  /** Stops the app's event subscription and the process's rds clients (this app's among them), then the capture. */
   close(): Promise<void>
 }
 
@@ -160,6 +161,7 @@ export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderT
   process.env.AWS_LAMBDA_FUNCTION_NAME = functionName
 
   const observed = capturedObservability()
+  const closed = new AbortController()
   const appConfig: AppConfig = {
     db: {
       host: database.host,
@@ -179,6 +181,7 @@ export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderT
     observability: { logger: observed.logger, metrics: observed.metricsInstance },
     kmsClientOptions: { endpoint: kms.url, region: kms.region, credentials: kms.credentials },
     cacheKey: passwordEnvVar,
+    signal: closed.signal,
     ...(options.postgresOptions ? { postgresOptions: options.postgresOptions } : {}),
   }
   const handler = createApp(appOptions)
@@ -199,6 +202,10 @@ export const startApp = async (options: StartAppOptions = {}): Promise<AppUnderT
     container: () =>
       invoker(createApp({ ...appOptions, cacheKey: `${passwordEnvVar}:${++sequence}` }), options.timeoutMs),
     close: async () => {
+      // Before the capture stops: a subscription left behind logs and counts every later database event
+      // (another app's, or this app's session ended by the database's teardown) on the run's own stdout.
+      closed.abort()
+      await closeRdsClients()
       delete process.env[passwordEnvVar]
       observed.stop()
       await kms.stop()

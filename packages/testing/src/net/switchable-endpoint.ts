@@ -1,4 +1,6 @@
 import { connect, createServer, type Socket } from 'node:net'
+import { listenLoopback } from './listen-loopback.ts'
+import { resetSocket } from './reset-socket.ts'
 
 export interface Upstream {
   host: string
@@ -16,12 +18,6 @@ export interface SwitchableEndpoint {
   stop(): Promise<void>
 }
 
-function reset(socket: Socket): void {
-  if (socket.destroyed) return
-  if (socket.readyState === 'opening') socket.destroy()
-  else socket.resetAndDestroy()
-}
-
 /**
  * Starts an endpoint on 127.0.0.1. Each new connection asks `route()` where to go, once: a connection stays on
  * the server it reached, as a TCP connection to an address a DNS name once resolved to does. When `route()` has
@@ -36,8 +32,8 @@ export async function startSwitchableEndpoint(
     const pair: { client: Socket; upstream?: Socket } = { client }
     pairs.add(pair)
     const drop = () => {
-      reset(client)
-      if (pair.upstream) reset(pair.upstream)
+      resetSocket(client)
+      resetSocket(pair.upstream)
       pairs.delete(pair)
     }
     client.on('error', drop)
@@ -57,13 +53,7 @@ export async function startSwitchableEndpoint(
       client.resume()
     })
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  server.unref()
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : 0
+  const port = await listenLoopback(server)
   let stopping: Promise<void> | undefined
   return {
     host: '127.0.0.1',
@@ -71,8 +61,8 @@ export async function startSwitchableEndpoint(
     connections: () => [...pairs].filter((pair) => !pair.client.destroyed).length,
     resetAll() {
       for (const pair of [...pairs]) {
-        reset(pair.client)
-        if (pair.upstream) reset(pair.upstream)
+        resetSocket(pair.client)
+        resetSocket(pair.upstream)
       }
       pairs.clear()
     },

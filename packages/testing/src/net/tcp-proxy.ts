@@ -1,4 +1,6 @@
 import { connect, createServer, type Socket } from 'node:net'
+import { listenLoopback } from './listen-loopback.ts'
+import { resetSocket } from './reset-socket.ts'
 import type { ResponseStarted, StartTcpProxyOptions, TcpProxy } from './types.ts'
 
 interface Pair {
@@ -14,13 +16,6 @@ interface Pair {
 
 /** A fault armed for the next connection that sends client bytes; it then owns that pair. */
 type Armed = (pair: Pair, chunk: Buffer) => boolean
-
-function reset(socket: Socket | undefined): void {
-  if (!socket || socket.destroyed) return
-  // resetAndDestroy only works on a connected TCP socket; before that plain destroy is all there is.
-  if (socket.readyState === 'opening') socket.destroy()
-  else socket.resetAndDestroy()
-}
 
 /** Resolves once `chunk` was handed to the kernel of `to` (on loopback: the peer's receive buffer). */
 function writeThrough(to: Socket, chunk: Buffer): Promise<void> {
@@ -65,8 +60,8 @@ export async function startTcpProxy(options: StartTcpProxyOptions): Promise<TcpP
   }
 
   const resetPair = (pair: Pair) => {
-    reset(pair.client)
-    reset(pair.upstream)
+    resetSocket(pair.client)
+    resetSocket(pair.upstream)
     pairs.delete(pair)
   }
 
@@ -112,13 +107,7 @@ export async function startTcpProxy(options: StartTcpProxyOptions): Promise<TcpP
       })
     }, acceptDelayMs)
   })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  server.unref()
-  const address = server.address()
-  const port = typeof address === 'object' && address ? address.port : 0
+  const port = await listenLoopback(server)
   let stopping: Promise<void> | undefined
 
   return {
