@@ -7,6 +7,7 @@ const guidePages = [
   ['iam', 'IAM', 'IAM'],
   ['network', 'Network', 'ネットワーク'],
   ['connections', 'Connections', '接続'],
+  ['failover', 'Failover and maintenance', 'フェイルオーバーとメンテナンス'],
   ['observability', 'Observability', 'オブザーバビリティ'],
   ['sample-app', 'The sample app', 'サンプルアプリ'],
   ['troubleshooting', 'Troubleshooting', 'トラブルシューティング'],

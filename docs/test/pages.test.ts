@@ -13,11 +13,12 @@ const sidebarLinks = (items: SidebarItem[] | undefined): string[] =>
   (items ?? []).flatMap((item) => [...(item.link ? [item.link] : []), ...sidebarLinks(item.items)])
 
 describe('the page set', () => {
-  it('has the eight guide pages, the reference and the benchmarks in English', () => {
+  it('has the nine guide pages, the reference and the benchmarks in English', () => {
     expect(english).toEqual([
       'benchmarks.md',
       'guide/connections.md',
       'guide/encrypt-credentials.md',
+      'guide/failover.md',
       'guide/iam.md',
       'guide/network.md',
       'guide/observability.md',

@@ -24,7 +24,7 @@ const drizzleError = () =>
     }),
   })
 
-const invoke = async (fail: boolean) => {
+const invoke = async (fail: boolean, until: Promise<unknown> = Promise.resolve()) => {
   const handler = middy<APIGatewayProxyEventV2, unknown, Error, Context>()
     .use(requestLog(observed.logger, observed.metricsInstance))
     .handler(async (_event, context) => {
@@ -35,6 +35,7 @@ const invoke = async (fail: boolean) => {
           step: 'one',
         },
       )
+      await until
       if (fail) throw drizzleError()
       return { statusCode: 200, body: '{}' }
     })
@@ -88,5 +89,28 @@ describe('Middleware: requestLog on the Powertools Logger', () => {
       durationMs: expect.any(Number),
     })
     expect(lines[1]?.requestId).toBe(lines[0]?.requestId)
+  })
+
+  test('overlapping requests (the local server runs them in one process) each log their own request id', async () => {
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    // The first request ends after the second began: the second's keys are the logger's by then.
+    const first = invoke(true, gate).catch((error: unknown) => error)
+    const second = await invoke(false)
+    release()
+    await first
+    const handlerIds = observed
+      .logs()
+      .filter((l) => l.message === 'handler ran')
+      .slice(-2)
+      .map((l) => l.requestId)
+    const answered = observed.logs().find((l) => l.message === 'request' && l.requestId === handlerIds[1])
+    const failed = observed.logs().findLast((l) => l.message === 'request failed')
+    expect(second).toMatchObject({ statusCode: 200 })
+    expect(new Set(handlerIds).size).toBe(2)
+    expect(answered?.status).toBe(200)
+    expect(failed?.requestId).toBe(handlerIds[0])
   })
 })

@@ -40,7 +40,15 @@ export const requestLog = (
     if (durationMs !== undefined) metrics.addMetric('Latency', 'Milliseconds', durationMs)
     if (status >= 500) metrics.addMetric('ServerErrors', 'Count', 1)
     else if (status >= 400) metrics.addMetric('ClientErrors', 'Count', 1)
-    return { method: http?.method, path: http?.path, status, durationMs }
+    // The request's own id on its line: with overlapping invocations in one process (the local server, Lambda
+    // Managed Instances), the logger's appended key is the latest request's by the time this one ends.
+    return {
+      requestId: requestIdOf(request as Request),
+      method: http?.method,
+      path: http?.path,
+      status,
+      durationMs,
+    }
   }
 
   const requestLogMiddlewareAfter = (request: LoggedRequest): void => {

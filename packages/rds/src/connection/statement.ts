@@ -8,6 +8,7 @@ import { type RecoveryContext, runStatement } from '../recovery.ts'
 import type { Invocation, Invocations } from './invocation.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import type { RestartRecovery } from './restart.ts'
+import { guardedBegin } from './transaction.ts'
 
 const now = () => performance.now()
 
@@ -92,7 +93,8 @@ class GuardedQuery<T> implements PromiseLike<T> {
  *
  * A statement refused with 25006 (a read-only session on the writer endpoint) was never applied: recovery.ts
  * re-runs it once on a new session (restart.ts renews the client). Each guarded statement is one `query` event (node:diagnostics_channel), settled after its
- * retries; the idle probe (liveness.ts) bypasses the guard and is not one.
+ * retries; the idle probe (liveness.ts) bypasses the guard and is not one. `db.transaction()` is guarded until
+ * its callback starts (transaction.ts).
  */
 export function createStatements(
   options: ResolvedOptions,
@@ -145,10 +147,17 @@ export function createStatements(
   }
 
   const unsafe = (...args: Parameters<Sql['unsafe']>) => new GuardedQuery(guard, args)
-  /** `unsafe` guarded, everything else (begin, options…) on the current postgres.js client. */
+  const begin = guardedBegin({
+    fresh: guard.fresh,
+    recovery: () => recoveryFor(invocations.current()),
+    sent: guard.sent,
+    settled: guard.settled,
+  })
+  /** `unsafe` and `begin` guarded, everything else (options, parsers…) on the current postgres.js client. */
   const guarded = new Proxy(lifecycle.sql(), {
     get: (_target, property) => {
       if (property === 'unsafe') return unsafe
+      if (property === 'begin') return begin
       const sql = lifecycle.sql()
       return Reflect.get(sql, property, sql)
     },
