@@ -7,7 +7,7 @@ import { eq, sql } from 'drizzle-orm'
 import { pgTable, serial, text } from 'drizzle-orm/pg-core'
 import postgres from 'postgres'
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { channelNames, type RecoverEvent, rds } from '../src/index.ts'
+import { type ConnectEvent, channelNames, close, type RecoverEvent, rds } from '../src/index.ts'
 import { configOf, container, freeze, lambdaContext, resetAll, uniqueKey } from './helpers.ts'
 import { recordEvents } from './support/events.ts'
 import { secretStore } from './support/secret-store.ts'
@@ -263,14 +263,12 @@ describe('recover', () => {
     freeze(100) // the container sleeps; the server's goodbye waits in the kernel
     expect(await invoke()).toBe(role.name)
     expect(recorder.steps()).toEqual(['freeze/reconnect 57P01', 'rotation/refresh 28P01'])
-    // The refused attempt, then the next one with the refreshed password (the client renewed after the
-    // refused handshake may open one more session for the handler's statement: attempt 1 of its own).
-    const connects = recorder.connects().map((e) => [e.attempt, e.error?.sqlstate])
-    expect(connects.slice(0, 2)).toEqual([
+    // The refused attempt, then the next one with the refreshed password: one session, which the handler's
+    // statement uses too (the refused socket's close, coming after the renewal, does not renew the client again).
+    expect(recorder.connects().map((e) => [e.attempt, e.error?.sqlstate])).toEqual([
       [1, '28P01'],
       [2, undefined],
     ])
-    for (const [, sqlstate] of connects.slice(2)) expect(sqlstate).toBeUndefined()
     expect(JSON.stringify(recorder.seen)).not.toContain(rotated)
   })
 
@@ -283,7 +281,27 @@ describe('recover', () => {
     })
     afterAll(() => cluster?.stop())
 
-    it('backs off on 53300 with the delay of each wait, until a slot frees up', async () => {
+    type Handler = Parameters<typeof container<unknown>>[1]
+    const selectOne: Handler = async (_e, ctx) => (await ctx.db.execute(sql`select 1 as one`))[0]?.one
+    /** Two writes at once, tagged with the invocation's id: a lost or repeated statement shows in the table. */
+    const writeTwice: Handler = async (event, ctx) => {
+      const { id } = event as { id: string }
+      const tags = [`${id}-a`, `${id}-b`]
+      await Promise.all(tags.map((tag) => ctx.db.execute(sql`insert into ex_writes (tag) values (${tag})`)))
+      return id
+    }
+
+    /**
+     * Holds the one slot until rds first backs off, runs `events` on one container at once, and returns their
+     * results with the connect and recover events.
+     */
+    async function exhausted(extra: object, events: object[] = [{}], handler = selectOne) {
+      // An earlier test's session has gone: the one slot is free for the holder.
+      await close()
+      await vi.waitFor(async () => expect(await cluster.sessions({ user: app.name })).toHaveLength(0), {
+        timeout: 5_000,
+        interval: 10,
+      })
       const holder = postgres({ ...configOf({ ...cluster, user: app.name, password: app.password }), max: 1 })
       await holder`select 1`
       // The slot is released once rds has backed off for the first time.
@@ -297,15 +315,28 @@ describe('recover', () => {
             config: { ...configOf({ ...cluster, user: app.name, password: app.password }) },
             tls: false,
             logger: { warn() {} },
+            ...extra,
           },
-          async (_e, ctx) => (await ctx.db.execute(sql`select 1 as one`))[0]?.one,
+          handler,
         )
-        expect(await c.invoke({}, 8_000)).toBe(1)
+        const results = await Promise.all(events.map((event) => c.invoke(event, 8_000)))
+        return { results, steps: recorder.recovers(), connects: recorder.connects() }
       } finally {
         diagnostics.unsubscribe(channelNames.recover, release)
         await holder.end({ timeout: 0 })
       }
-      const steps = recorder.recovers()
+    }
+
+    /** Each refused connect is an attempt of its own; the last one succeeds and is the only session opened. */
+    function expectOneSession(connects: ConnectEvent[]) {
+      expect(connects.map((e) => e.attempt)).toEqual(connects.map((_, at) => at + 1))
+      expect(connects.slice(0, -1).every((e) => e.error?.sqlstate === '53300')).toBe(true)
+      expect(connects.at(-1)?.error).toBeUndefined()
+    }
+
+    it('backs off on 53300 with the delay of each wait, until a slot frees up', async () => {
+      const { results, steps, connects } = await exhausted({})
+      expect(results).toEqual([1])
       expect(steps.length).toBeGreaterThanOrEqual(1)
       steps.forEach((step, at) => {
         expect(step).toMatchObject({
@@ -317,12 +348,28 @@ describe('recover', () => {
         expect(step.delayMs).toBeGreaterThanOrEqual(0)
         expect(step.delayMs).toBeLessThanOrEqual(1_000) // backoffCap
       })
-      // Each refused connect is an attempt of its own; the one after the last backoff succeeds.
-      const connects = recorder.connects()
-      expect(connects.map((e) => e.attempt)).toEqual(connects.map((_, at) => at + 1))
-      expect(connects.slice(0, -1).every((e) => e.error?.sqlstate === '53300')).toBe(true)
-      expect(connects.at(-1)?.error).toBeUndefined()
+      expectOneSession(connects)
       expect(connects).toHaveLength(steps.length + 1)
+    })
+
+    // Waits of a millisecond or two: the retry goes out while the refused connection is still closing.
+    it('a retry sent before the refused socket closed opens one session, on the renewed client', async () => {
+      const { results, steps, connects } = await exhausted({ backoffBase: 1 })
+      expect(results).toEqual([1])
+      expectOneSession(connects)
+      expect(connects).toHaveLength(steps.length + 1)
+    })
+
+    it('statements queued behind the refused startup share that one session, each run once', async () => {
+      await cluster.sql`create table ex_writes (tag text primary key)`
+      await cluster.sql`alter table ex_writes owner to ${cluster.sql(app.name)}`
+      const ids = [secret('one'), secret('two')]
+      const events = ids.map((id) => ({ id }))
+      const { results, connects } = await exhausted({ backoffBase: 1 }, events, writeTwice)
+      expect(results).toEqual(ids)
+      expectOneSession(connects)
+      const rows = await cluster.sql<{ tag: string }[]>`select tag from ex_writes`
+      expect(rows.map((r) => r.tag).sort()).toEqual(ids.flatMap((id) => [`${id}-a`, `${id}-b`]).sort())
     })
   })
 

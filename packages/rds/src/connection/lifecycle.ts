@@ -46,7 +46,7 @@ function postgresOptions(
   options: ResolvedOptions,
   identity: Identity,
   password: () => unknown,
-  socket: ReturnType<typeof createSocketFactory>,
+  socket: (options: { connection?: Record<string, unknown> }) => Promise<unknown>,
 ): PgOptions {
   const {
     host: _h,
@@ -141,13 +141,21 @@ export function createLifecycle(
       return Number.isFinite(at) ? at : now() + fallbackBudgetMs
     },
     sockets,
-    onUnexpectedClose: () => {
-      tainted = true
+    // Only the client of this moment: a socket of a replaced client that fails or closes late (its startup
+    // refused just before the renewal) says nothing about the new client's sessions, and tainting it would
+    // open one more session for its next statement.
+    onBroken: (owner) => {
+      if (owner === generation) tainted = true
     },
+    replaced: (owner) => owner !== generation,
     writerCheck: input.role !== 'reader',
     onSessionReady: () => onSessionReady(),
   })
-  const open = () => postgres(postgresOptions(options, identity, passwordFn, socket))
+  /** Each postgres.js client's sockets name it (its generation) to `onBroken` and `replaced`. */
+  const open = () => {
+    const owner = generation
+    return postgres(postgresOptions(options, identity, passwordFn, (o) => socket(o, owner)))
+  }
   let sql = open()
 
   /**

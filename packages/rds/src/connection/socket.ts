@@ -104,8 +104,13 @@ export interface SocketTarget extends EventTarget {
   /** Absolute time (performance.now()) by which the connection must be open. */
   deadline: () => number
   sockets: Set<TrackedSocket>
-  /** A session closed without postgres.js ending it: a statement may have been cut short (see lifecycle.ts). */
-  onUnexpectedClose?: () => void
+  /**
+   * The postgres.js client `owner` (as passed to the factory) must be renewed before reuse: a session closed
+   * without postgres.js ending it (a statement may have been cut short), or a startup failed (see lifecycle.ts).
+   */
+  onBroken?: (owner: unknown) => void
+  /** The postgres.js client `owner` was replaced: it must open no session any more (see the factory). */
+  replaced?: (owner: unknown) => boolean
   /**
    * The writer check: a session that reports itself read-only at startup (a standby behind a stale writer
    * endpoint) is refused before postgres.js may use it; its statement fails with READ_ONLY_SESSION, not sent.
@@ -427,17 +432,25 @@ function wrapWriteAndEnd(socket: net.Socket, tracked: TrackedSocket) {
   socket.once('end', wrapWrite)
 }
 
-/** The connect event, settled once; `onReady` runs when the session is ready, listened to or not. */
-function startupOf(event: ConnectEvent | undefined, onReady: () => void): Startup {
+/**
+ * The startup, settled once: `onReady` runs when the session is ready, `onFailed` when it failed first, listened
+ * to or not; the connect event (when listened to) settles with it.
+ */
+function startupOf(event: ConnectEvent | undefined, onReady: () => void, onFailed: () => void): Startup {
   let open = event
+  let settled = false
   return {
     ready() {
+      settled = true
       onReady()
       if (!open) return
       connectSucceeded(open)
       open = undefined
     },
     failed(error) {
+      if (settled) return
+      settled = true
+      onFailed()
       if (!open) return
       connectFailed(open, error)
       open = undefined
@@ -451,6 +464,7 @@ function track(
   target: SocketTarget,
   statementTimeout: string | undefined,
   startup: Startup,
+  broken: () => void,
 ): TrackedSocket {
   const tracked: TrackedSocket = {
     socket,
@@ -491,7 +505,7 @@ function track(
     if (!tracked.cut && !hasPending(tracked) && !isStalled(tracked)) {
       publishRecover(target, { reason: 'freeze', action: 'reconnect', attempt: 1, code: tracked.endCode })
     }
-    target.onUnexpectedClose?.()
+    broken()
   })
   wrapEmit(socket, tracked, `${target.host}:${target.port}`, backendReader(tracked, target, goodbye, startup))
   wrapWriteAndEnd(socket, tracked)
@@ -533,18 +547,33 @@ export function createSocketFactory(target: SocketTarget) {
     attempts = 0
   }
   /** A connect that failed before there was a session: its event fails, the client is renewed before reuse. */
-  const fail = (event: ConnectEvent | undefined, error: PhaseError) => {
+  const fail = (event: ConnectEvent | undefined, error: PhaseError, broken: () => void) => {
     connectFailed(event, error)
-    target.onUnexpectedClose?.()
+    broken()
     return failingSocket(error) as unknown as net.Socket
   }
-  return async function rdsSocket(options: { connection?: Record<string, unknown> }): Promise<net.Socket> {
+  /** `owner`: the postgres.js client that asks (a tag of the caller's), as `onBroken` and `replaced` name it. */
+  return async function rdsSocket(
+    options: { connection?: Record<string, unknown> },
+    owner?: unknown,
+  ): Promise<net.Socket> {
+    const broken = () => target.onBroken?.(owner)
+    // An ended postgres.js client still connects a slot for a statement queued behind its failed startup (its
+    // close handler takes the next one): under exhaustion that session would take the one free slot, and
+    // nobody ends it (the client's end() has resolved). Refused here, the statement fails as not sent
+    // (CONNECTION_ENDED) and recovery sends it on the new client.
+    if (target.replaced?.(owner)) {
+      return failingSocket(
+        phaseError('CONNECTION_ENDED', `the client was replaced before it connected to ${name}`),
+      ) as unknown as net.Socket
+    }
     const event = startConnect(target, ++attempts, tlsMode)
     const budget = Math.min(target.connectTimeoutMs, target.deadline() - now())
     if (budget <= 0) {
       return fail(
         event,
         phaseError('CONNECT_TIMEOUT', `no time left in the invocation to connect to ${name}`),
+        broken,
       )
     }
     const { socket: raw, connected } = tcpConnect(target.host, target.port)
@@ -560,12 +589,18 @@ export function createSocketFactory(target: SocketTarget) {
       // postgres.js names host and port in its connection errors from these fields.
       Object.assign(socket, { host: target.host, port: target.port })
       const statementTimeout = timeout === undefined ? undefined : String(timeout)
-      const tracked = track(socket, target, statementTimeout, startupOf(event, readied))
+      // A failed startup breaks its client at once, from inside the socket's 'data' or 'error' emit, before
+      // postgres.js rejects the statement: the retry after a short 53300 or 28P01 wait must find it broken.
+      // Left to the socket's 'close' (a few turns later), the retry would queue on the old client, whose slot
+      // connects again once closed, and the late close would break the new client too: one more session for
+      // its next statement, two for one invocation while the server is full.
+      const startup = startupOf(event, readied, broken)
+      const tracked = track(socket, target, statementTimeout, startup, broken)
       expectStartup(tracked, name)
       return socket
     } catch (error) {
       raw.destroy()
-      return fail(event, error as PhaseError)
+      return fail(event, error as PhaseError, broken)
     }
   }
 }
