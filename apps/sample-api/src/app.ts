@@ -149,7 +149,8 @@ export const createApp = (options: AppOptions): AppHandler => {
   const table = routes(config, [passwordFromKms, database] as RouteStep[])
 
   const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyResultV2, Error, Context>()
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  if (tracer) handler.use(captureLambdaHandler(tracer, { captureResponse: false }))
+  handler
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }))
     .use(observeRds)

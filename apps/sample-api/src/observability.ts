@@ -1,17 +1,33 @@
 import { Logger } from '@aws-lambda-powertools/logger'
 import { Metrics } from '@aws-lambda-powertools/metrics'
-import { Tracer } from '@aws-lambda-powertools/tracer'
+import type { Tracer } from '@aws-lambda-powertools/tracer'
 
 /**
  * The Powertools utilities of the app. Their settings come from the environment the CDK stack sets
  * (POWERTOOLS_SERVICE_NAME, POWERTOOLS_LOG_LEVEL, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_TRACE_ENABLED);
- * the defaults here serve local runs. The Tracer switches itself off outside Lambda.
+ * the defaults here serve local runs. There is no Tracer where it would not trace (see `tracing`).
  */
 export interface Observability {
   logger: Logger
   metrics: Metrics
-  tracer: Tracer
+  /** Undefined where Powertools would not trace: outside Lambda, under SAM or Amplify, or switched off. */
+  tracer: Tracer | undefined
 }
+
+/** Powertools Tracer's own rule: it traces in Lambda (not SAM local, not Amplify's mock) unless switched off. */
+export const tracing = (env: NodeJS.ProcessEnv = process.env): boolean =>
+  env.POWERTOOLS_TRACE_ENABLED?.toLowerCase() !== 'false' &&
+  Boolean(env.AWS_EXECUTION_ENV) &&
+  env.AWS_EXECUTION_ENV !== 'AWS_Lambda_amplify-mock' &&
+  !env.AWS_SAM_LOCAL
+
+/**
+ * The X-Ray SDK under the Tracer creates its cls-hooked namespace as it loads: an async hook with destroy
+ * tracking on every promise of the process, traced or not (aws/aws-xray-sdk-node#420). Measured locally, that
+ * hook alone made every request of this app cost about a third more CPU. So the Tracer is loaded only
+ * where it traces.
+ */
+const TracerClass = tracing() ? (await import('@aws-lambda-powertools/tracer')).Tracer : undefined
 
 export const defaultServiceName = 'rdskit-sample-api'
 export const defaultMetricsNamespace = 'rdskit-sample'
@@ -32,6 +48,6 @@ export const createObservability = (overrides: Partial<Observability> = {}): Obs
         serviceName,
         namespace: unlessSet('POWERTOOLS_METRICS_NAMESPACE', defaultMetricsNamespace),
       }),
-    tracer: overrides.tracer ?? new Tracer({ serviceName }),
+    tracer: 'tracer' in overrides ? overrides.tracer : TracerClass && new TracerClass({ serviceName }),
   }
 }
