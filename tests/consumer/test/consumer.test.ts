@@ -36,9 +36,13 @@ const catalogVersion = async (name: string) => {
   return version
 }
 
-/** The environment of a shell outside the workspace: pnpm's npm_* and PNPM_* variables dropped. */
+/**
+ * The environment of a shell outside the workspace: pnpm's npm_* and PNPM_* variables dropped. The user's own
+ * NPM_CONFIG_* (a registry mirror, a CA file) and the proxy and CA variables stay: npm needs them to reach the
+ * registry as the user's shell would.
+ */
 const outsideEnv = () =>
-  Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|pnpm_)/i.test(key)))
+  Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(npm_|pnpm_|PNPM_)/.test(key)))
 
 let dir = ''
 let project = ''
