@@ -42,6 +42,12 @@ export const defaults = {
      * another server connection, where the statement does not exist).
      */
     prepare: true,
+    /**
+     * `(notice) => void`, default `() => {}`. Server NOTICEs (`relation … already exists, skipping`) are dropped:
+     * postgres.js would print each with `console.log`, an unstructured object in the function's log. Pass a
+     * function to send them to your logger.
+     */
+    onnotice: (_notice: unknown) => {},
   },
   /**
    * `string | { host, port? } | undefined`, default `undefined`. A reader endpoint (Aurora's `-ro-` cluster endpoint,
