@@ -57,6 +57,9 @@ export async function startWriters(
     children.push(child)
     exited.push(new Promise((resolve) => child.once('exit', () => resolve())))
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      // The container reports on stdout, one JSON object per line; anything else a library printed there
+      // (a client that logs to the console) is passed on, not parsed.
+      if (!line.startsWith('{"')) return void process.stderr.write(`container ${container}: ${line}\n`)
       const message = JSON.parse(line) as Invocation
       if (message.token === undefined) return
       log.push(message)
