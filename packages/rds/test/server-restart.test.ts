@@ -6,13 +6,12 @@ import diagnostics from 'node:diagnostics_channel'
 import { type ReplicatedCluster, startReplicatedCluster, startTcpProxy } from '@rdskit/testing'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { sql } from 'drizzle-orm'
-import postgres from 'postgres'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { findRdsError, RdsError } from '../src/errors.ts'
 import { channelNames, type RecoverEvent } from '../src/events/index.ts'
 import { writes } from './fixtures/writes.ts'
 import { configOf, container, resetAll } from './helpers.ts'
-import { createWrites, onWriter } from './support/writes-cluster.ts'
+import { countRows, createWrites, onWriter, rdsOptionsOn } from './support/writes-cluster.ts'
 
 const app = { name: 'rds_app', password: `pw-${randomBytes(9).toString('hex')}` }
 let cluster: ReplicatedCluster
@@ -27,18 +26,8 @@ afterAll(async () => {
 afterEach(resetAll)
 
 /** rds options for the writer node's own port: while it is down, connects get a real ECONNREFUSED. */
-const onWriterPort = (extra: Record<string, unknown> = {}) => ({
-  config: {
-    host: cluster.writer().host,
-    port: cluster.writer().port,
-    database: cluster.database,
-    username: app.name,
-    password: app.password,
-    ...extra,
-  },
-  tls: { ca: cluster.ca as string },
-  logger: { warn() {} },
-})
+const onWriterPort = (extra: Record<string, unknown> = {}) =>
+  rdsOptionsOn(cluster, app, cluster.writer(), extra)
 
 async function whenDown(node: number) {
   while (cluster.node(node).pid !== undefined) await new Promise((resolve) => setImmediate(resolve))
@@ -65,7 +54,7 @@ describe('server restarts', () => {
     await restarting
     expect(written).toEqual({ status: 'fulfilled', value: 'ok' })
     expect(warmAgain.status).toBe('fulfilled')
-    const rows = await countRows('after-refusal')
+    const rows = await countRows(cluster, 'after-refusal')
     expect(rows).toBe(1)
   }, 30_000)
 
@@ -103,7 +92,7 @@ describe('server restarts', () => {
       return 'ok'
     })
     await expect(writer.invoke({}, 5_000)).resolves.toBe('ok')
-    expect(await countRows('refused-then-rerun')).toBe(1)
+    expect(await countRows(cluster, 'refused-then-rerun')).toBe(1)
   })
 
   test('a session that stays read-only is reported as READ_ONLY (retryable, SQLSTATE 25006) once the re-run is refused too', async () => {
@@ -119,7 +108,7 @@ describe('server restarts', () => {
     expect(found?.code).toBe('READ_ONLY')
     expect(found?.sqlstate).toBe('25006')
     expect(found?.retryable).toBe(true)
-    expect(await countRows('always-refused')).toBe(0)
+    expect(await countRows(cluster, 'always-refused')).toBe(0)
   })
 })
 
@@ -173,13 +162,3 @@ describe('a server that accepts only after a long delay (Aurora Serverless v2 re
     }
   })
 })
-
-async function countRows(token: string): Promise<number> {
-  const admin = postgres(cluster.writer().url, { ssl: { ca: cluster.ca as string }, max: 1 })
-  try {
-    const [row] = await admin<{ n: number }[]>`select count(*)::int as n from writes where token = ${token}`
-    return row?.n ?? -1
-  } finally {
-    await admin.end({ timeout: 0 })
-  }
-}

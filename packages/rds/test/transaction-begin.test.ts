@@ -6,23 +6,19 @@ import { randomBytes } from 'node:crypto'
 import diagnostics from 'node:diagnostics_channel'
 import { type ReplicatedCluster, startReplicatedCluster } from '@rdskit/testing'
 import { sql } from 'drizzle-orm'
-import postgres from 'postgres'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { findRdsError } from '../src/errors.ts'
 import { channelNames, type RecoverEvent } from '../src/events/index.ts'
-import { createWritesTable, writes } from './fixtures/writes.ts'
+import { writes } from './fixtures/writes.ts'
 import { container, resetAll } from './helpers.ts'
+import { countRows, createWrites, onWriter, rdsOptionsOn } from './support/writes-cluster.ts'
 
 const app = { name: 'rds_tx', password: `pw-${randomBytes(9).toString('hex')}` }
 let cluster: ReplicatedCluster
 
 beforeAll(async () => {
   cluster = await startReplicatedCluster({ standbys: 1, tls: true, roles: [app] })
-  const admin = postgres(cluster.writer().url, { ssl: { ca: cluster.ca as string }, max: 1 })
-  await admin.unsafe(createWritesTable)
-  await admin.unsafe(`grant select, insert on writes to ${app.name}`)
-  await admin.unsafe(`grant usage on sequence writes_id_seq to ${app.name}`)
-  await admin.end()
+  await onWriter(cluster, (sql) => createWrites(sql, app))
 }, 120_000)
 afterAll(async () => {
   await cluster?.stop()
@@ -30,18 +26,8 @@ afterAll(async () => {
 afterEach(resetAll)
 
 /** rds options for `target`: the writer node's own port (a real ECONNREFUSED while it is down) or the endpoint. */
-const optionsFor = (target: { host: string; port: number }, extra: Record<string, unknown> = {}) => ({
-  config: {
-    host: target.host,
-    port: target.port,
-    database: cluster.database,
-    username: app.name,
-    password: app.password,
-    ...extra,
-  },
-  tls: { ca: cluster.ca as string },
-  logger: { warn() {} },
-})
+const optionsFor = (target: { host: string; port: number }, extra: Record<string, unknown> = {}) =>
+  rdsOptionsOn(cluster, app, target, extra)
 
 interface Write {
   token: string
@@ -94,7 +80,7 @@ describe('a transaction that could not begin', () => {
     }
     await expect(writer.invoke({ token: 'begun-while-down', beforeBegin }, 6_000)).resolves.toBe('ok')
     await restarting
-    expect(await countRows('begun-while-down')).toBe(1)
+    expect(await countRows(cluster, 'begun-while-down')).toBe(1)
     expect(writer.callbacks()).toBe(2)
   }, 30_000)
 
@@ -115,7 +101,7 @@ describe('a transaction that could not begin', () => {
     await Promise.race([metStandby, committed.catch(() => {})])
     endpoint.retarget(writerIndex)
     await expect(committed).resolves.toBe('ok')
-    expect(await countRows('begun-on-stale-endpoint')).toBe(1)
+    expect(await countRows(cluster, 'begun-on-stale-endpoint')).toBe(1)
   }, 30_000)
 
   test('queued behind another invocation on the one connection when the server restarts, it commits after the restart; the one cut off mid-callback is not re-run', async () => {
@@ -134,19 +120,9 @@ describe('a transaction that could not begin', () => {
     expect(findRdsError(cutOff)?.code).toBe('CONNECTION_LOST')
     expect(findRdsError(cutOff)?.retryable).toBe(false)
     expect(await queued).toEqual(Array(3).fill({ status: 'fulfilled', value: 'ok' }))
-    for (const index of [0, 1, 2]) expect(await countRows(`queued-${index}`)).toBe(1)
-    expect(await countRows('cut-mid-callback')).toBe(0)
+    for (const index of [0, 1, 2]) expect(await countRows(cluster, `queued-${index}`)).toBe(1)
+    expect(await countRows(cluster, 'cut-mid-callback')).toBe(0)
     // warm, cut (once: never re-run), three queued.
     expect(writer.callbacks()).toBe(5)
   }, 30_000)
 })
-
-async function countRows(token: string): Promise<number> {
-  const admin = postgres(cluster.writer().url, { ssl: { ca: cluster.ca as string }, max: 1 })
-  try {
-    const [row] = await admin<{ n: number }[]>`select count(*)::int as n from writes where token = ${token}`
-    return row?.n ?? -1
-  } finally {
-    await admin.end({ timeout: 0 })
-  }
-}

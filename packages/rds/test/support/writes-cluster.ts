@@ -35,14 +35,40 @@ export async function createWrites(sql: postgres.Sql, app: AppRole): Promise<voi
   await sql.unsafe(`grant usage on sequence writes_id_seq to ${app.name}`)
 }
 
-/** Connection settings of `app` through the cluster endpoint (the DNS name that follows the writer). */
-export function endpointConfig(cluster: ReplicatedCluster, app: AppRole): WriterSpec['config'] {
-  const endpoint = cluster.endpoint()
+/** How many rows the writer holds for `token`, counted by the superuser on the node that is the writer now. */
+export const countRows = (cluster: ReplicatedCluster, token: string): Promise<number> =>
+  onWriter(cluster, async (sql) => {
+    const [row] = await sql<{ n: number }[]>`select count(*)::int as n from writes where token = ${token}`
+    return row?.n ?? -1
+  })
+
+/** Connection settings of `app` on `target`: a node's own port, or an endpoint of the cluster. */
+export function appConfig(
+  cluster: ReplicatedCluster,
+  app: AppRole,
+  target: { host: string; port: number },
+): WriterSpec['config'] {
   return {
-    host: endpoint.host,
-    port: endpoint.port,
+    host: target.host,
+    port: target.port,
     database: cluster.database,
     username: app.name,
     password: app.password,
   }
 }
+
+/** Connection settings of `app` through the cluster endpoint (the DNS name that follows the writer). */
+export const endpointConfig = (cluster: ReplicatedCluster, app: AppRole): WriterSpec['config'] =>
+  appConfig(cluster, app, cluster.endpoint())
+
+/** rds options of `app` on `target` (verify-full against the cluster's CA), with extra postgres.js settings. */
+export const rdsOptionsOn = (
+  cluster: ReplicatedCluster,
+  app: AppRole,
+  target: { host: string; port: number },
+  extra: Record<string, unknown> = {},
+) => ({
+  config: { ...appConfig(cluster, app, target), ...extra },
+  tls: { ca: cluster.ca as string },
+  logger: { warn() {} },
+})
