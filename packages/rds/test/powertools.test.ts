@@ -105,6 +105,27 @@ describe('Function: subscribePowertools', () => {
     })
   })
 
+  describe('Subscriptions', () => {
+    const stage = (channel: string, name: string) => diagnostics.channel(`tracing:${channel}:${name}`)
+    it('listens to the start of connects and statements only with a Tracer, and to nothing once unsubscribed', () => {
+      const logger = new Logger({ serviceName: 'orders' })
+      const metrics = new Metrics({ namespace: 'rdskit-test', serviceName: 'orders' })
+      unsubscribe = subscribePowertools({ logger, metrics })
+      for (const channel of [channelNames.query, channelNames.connect]) {
+        expect(stage(channel, 'start').hasSubscribers).toBe(false)
+        expect(stage(channel, 'asyncEnd').hasSubscribers).toBe(true)
+      }
+      unsubscribe()
+      const tracer = new Tracer({ serviceName: 'orders' })
+      unsubscribe = subscribePowertools({ metrics, tracer })
+      expect(stage(channelNames.query, 'start').hasSubscribers).toBe(true)
+      unsubscribe()
+      unsubscribe = undefined
+      for (const name of ['start', 'end', 'asyncStart', 'asyncEnd', 'error'])
+        expect(stage(channelNames.query, name).hasSubscribers).toBe(false)
+    })
+  })
+
   describe('Logger', () => {
     it('writes one structured line per recovery step at a level that fits it, and the failed connect', () => {
       stdout = captureStdout()

@@ -20,26 +20,20 @@ export function onTracing<T>(
   onFault: (e: unknown) => void,
 ): Unsubscribe {
   const channel = diagnostics.tracingChannel(name)
-  const guard =
-    (fn: ((event: T) => void) | undefined) =>
-    (message: unknown): void => {
-      if (!fn) return
-      try {
-        fn(message as T)
-      } catch (error) {
-        onFault(error)
-      }
+  const guard = (fn: (event: T) => void) => (message: unknown) => {
+    try {
+      fn(message as T)
+    } catch (error) {
+      onFault(error)
     }
-  const subscribers = {
-    start: guard(handlers.start),
-    end: () => {},
-    asyncStart: () => {},
-    asyncEnd: guard(handlers.settled),
-    error: () => {},
   }
-  channel.subscribe(subscribers)
+  // Only the stages handled: a stage nobody listens to costs its publisher nothing.
+  const subscribed: [diagnostics.Channel, (message: unknown) => void][] = []
+  if (handlers.start) subscribed.push([channel.start, guard(handlers.start)])
+  if (handlers.settled) subscribed.push([channel.asyncEnd, guard(handlers.settled)])
+  for (const [stage, listener] of subscribed) stage.subscribe(listener)
   return () => {
-    channel.unsubscribe(subscribers)
+    for (const [stage, listener] of subscribed) stage.unsubscribe(listener)
   }
 }
 

@@ -1,6 +1,6 @@
 import { connectChannel, queryChannel, recoverChannel } from './channels.ts'
 import { describeFailure } from './error.ts'
-import { shapeOf } from './sql.ts'
+import { ConnectPayload, elapsedMs, QueryPayload } from './payloads.ts'
 import {
   type ConnectEvent,
   type EventTarget,
@@ -18,21 +18,16 @@ import {
  * when it settles (after `error` when it failed), all with the same payload object.
  */
 
-const now = () => performance.now()
-/** When each traced payload began: kept off the payload so subscribers see only the documented fields. */
-const startedAt = new WeakMap<object, number>()
-
 type Stages = typeof connectChannel
 
 function begin<T extends object>(channel: Stages, payload: T): T {
-  startedAt.set(payload, now())
   channel.start.publish(payload)
   channel.end.publish(payload)
   return payload
 }
 
 function settle(channel: Stages, payload: { durationMs?: number }, error?: unknown): void {
-  payload.durationMs = now() - (startedAt.get(payload) ?? now())
+  payload.durationMs = elapsedMs(payload)
   if (error !== undefined) {
     ;(payload as { error?: unknown }).error = describeFailure(error)
     channel.error.publish(payload)
@@ -52,7 +47,7 @@ const targetOf = (target: EventTarget): EventTarget => ({
 /** A physical connection is being opened. Returns the payload to settle, or undefined when nobody listens. */
 export function startConnect(target: EventTarget, attempt: number, tls: TlsMode): ConnectEvent | undefined {
   if (!connectChannel.hasSubscribers) return undefined
-  return begin(connectChannel, { version: eventVersion, ...targetOf(target), attempt, tls })
+  return begin(connectChannel, new ConnectPayload(target, attempt, tls))
 }
 
 /** The connection reached ReadyForQuery (authenticated, parameters set). */
@@ -71,7 +66,7 @@ export function connectFailed(event: ConnectEvent | undefined, error: unknown): 
  */
 export function startQuery(target: EventTarget, statement: string): QueryEvent | undefined {
   if (!queryChannel.hasSubscribers) return undefined
-  return begin(queryChannel, { version: eventVersion, ...targetOf(target), ...shapeOf(statement) })
+  return begin(queryChannel, new QueryPayload(target, statement))
 }
 
 /** The statement answered (after any retries); `rowCount` when the driver reported one. */

@@ -105,6 +105,18 @@ describe('Function: startQuery', () => {
     expect(seen.at(-1)?.payload).toMatchObject({ rowCount: 3 })
   })
 
+  it('shows subscribers only its documented fields, and measures its duration from when it began', async () => {
+    const seen = recordTracing(channelNames.query)
+    const event = startQuery(target, 'select 1') as object
+    const documented = ['version', ...Object.keys(target), 'statement', 'operation', 'summary', 'readOnly']
+    expect(Object.keys(event).sort()).toEqual([...documented].sort())
+    await new Promise((resolve) => setTimeout(resolve, 25))
+    querySucceeded(event as never, 1)
+    expect(Object.keys(event).sort()).toEqual([...documented, 'durationMs', 'rowCount'].sort())
+    expect(seen.at(-1)?.payload.durationMs).toBeGreaterThanOrEqual(20)
+    expect(seen.at(-1)?.payload.durationMs).toBeLessThan(1_000)
+  })
+
   it('marks writes as not read-only and names their table', () => {
     expect(shapeOf('insert into "notes" ("title") values ($1) returning "id"')).toMatchObject({
       operation: 'INSERT',
