@@ -230,9 +230,9 @@ export const measureLayers = async (bench: BenchSetup) => {
     },
   )
 
-  // LAYERS_ONLY=<text>: measure only the rows whose name contains it (for `node --cpu-prof`).
-  const only = process.env.LAYERS_ONLY
-  if (only) rows.splice(0, rows.length, ...rows.filter((r) => r.name.includes(only)))
+  // LAYERS_ONLY=<text>[,<text>…]: measure only the rows whose name contains one of them (for `node --cpu-prof`).
+  const only = process.env.LAYERS_ONLY?.split(',')
+  if (only) rows.splice(0, rows.length, ...rows.filter((r) => only.some((text) => r.name.includes(text))))
   const template = toEventV2(
     {
       method: 'GET',
