@@ -2,10 +2,12 @@
 // running `select 1` through drizzle, against a real PostgreSQL (TLS verify-full, SCRAM), measured with no
 // subscriber, with the Powertools adapter (Logger, Metrics flushed per invocation, Tracer sending X-Ray
 // subsegments to a local UDP sink) and with the OpenTelemetry adapter (spans to an exporter that drops them).
+// The X-Ray SDK is loaded for every row (as in a function with active tracing): it hooks every promise.
 // EVENTS_BENCH_TIME_MS (default 1500) and EVENTS_BENCH_ROUNDS (default 5) shrink it for a smoke run.
 import { Console } from 'node:console'
 import { randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
+import diagnostics from 'node:diagnostics_channel'
 import { openSync, writeSync } from 'node:fs'
 import { Writable } from 'node:stream'
 import middy, { type MiddlewareObj } from '@middy/core'
@@ -13,6 +15,7 @@ import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@op
 import { startPostgres } from '@rdskit/testing'
 import { sql } from 'drizzle-orm'
 import { Bench } from 'tinybench'
+import { channelNames } from '../src/events/channels.ts'
 import { querySucceeded, startQuery } from '../src/events/publish.ts'
 import { close, rds } from '../src/index.ts'
 
@@ -96,6 +99,24 @@ try {
       },
     },
     {
+      name: 'Powertools adapter without a Tracer (Logger, Metrics)',
+      setup: () => {
+        const logger = silenced(new Logger({ serviceName: 'bench', logLevel: 'INFO' }))
+        const metrics = silenced(new Metrics({ serviceName: 'bench', namespace: 'bench' }))
+        const observe = rdsPowertools({ logger, metrics })
+        const count: MiddlewareObj = { before: () => void metrics.addMetric('Invocations', 'Count', 1) }
+        return { run: handlerWith(logMetrics(metrics), count, observe), stop: observe.unsubscribe }
+      },
+    },
+    {
+      name: 'Powertools utilities alone, no Tracer (logMetrics)',
+      setup: () => {
+        const metrics = silenced(new Metrics({ serviceName: 'bench', namespace: 'bench' }))
+        const count: MiddlewareObj = { before: () => void metrics.addMetric('Invocations', 'Count', 1) }
+        return { run: handlerWith(logMetrics(metrics), count), stop: () => {} }
+      },
+    },
+    {
       name: 'Powertools utilities alone (logMetrics, Tracer; no adapter)',
       setup: () => {
         const metrics = silenced(new Metrics({ serviceName: 'bench', namespace: 'bench' }))
@@ -127,6 +148,7 @@ try {
   }
   const base = median(samples.get('no subscriber') ?? [])
   const guards = await unobservedGuardsNs()
+  const observed = await observedPublishNs()
   console.log(`\n## Warm invocation with events (median of ${rounds} rounds, ${timeMs} ms each)\n`)
   console.log('| | µs per invocation | overhead |')
   console.log('|---|---:|---:|')
@@ -139,10 +161,45 @@ try {
   console.log(
     `\nunobserved events: the publish guards of one warm invocation (startQuery + querySucceeded, nobody subscribed) cost ${guards.toFixed(1)} ns: ${share.toFixed(4)} % of the invocation`,
   )
+  console.log(
+    `observed events: publishing one statement's events to a subscriber of its settled stage costs ${observed.toFixed(0)} ns (payload, sanitised text from the cache, four stages), timed alone`,
+  )
 } finally {
   await close()
   await cluster.stop()
   daemon.close()
+}
+
+/**
+ * What publishing costs once somebody listens (as the adapters do without a tracer: the settled stage only).
+ * Each statement's payload stays in flight while others are published and garbage is made, as during its
+ * I/O, so the young-generation GC sees it alive; the loop's own allocations are timed apart and subtracted.
+ */
+async function observedPublishNs(): Promise<number> {
+  const target = { host: 'h', port: 5432, database: 'd', user: 'u', pooler: false }
+  const settled = diagnostics.tracingChannel(channelNames.query).asyncEnd
+  const listener = () => {}
+  const inFlight: unknown[] = []
+  let garbage: unknown[] = []
+  const statement = (publish: boolean) => () => {
+    if (publish) inFlight.push(startQuery(target, 'select "id" from "notes" where "id" = $1'))
+    for (let i = 0; i < 60; i++) garbage.push({ i, pair: [i, i] })
+    if (garbage.length > 6000) garbage = []
+    if (publish && inFlight.length > 4) querySucceeded(inFlight.shift() as never, 1)
+  }
+  settled.subscribe(listener)
+  try {
+    const bench = new Bench({ time: 500, warmupTime: 100 })
+    bench.add('published', statement(true))
+    bench.add('loop only', statement(false))
+    await bench.run()
+    const [published, loop] = bench.tasks.map(
+      (task) => (task.result as { latency?: { mean: number } } | undefined)?.latency?.mean ?? Number.NaN,
+    )
+    return ((published as number) - (loop as number)) * 1e6
+  } finally {
+    settled.unsubscribe(listener)
+  }
 }
 
 /**
