@@ -20,8 +20,12 @@ const sink = new Writable({
 export const sinkObservability = (level: 'info' | 'silent') => {
   const logger = new Logger({ serviceName: 'bench', logLevel: level === 'silent' ? 'SILENT' : 'INFO' })
   const metrics = new Metrics({ serviceName: 'bench', namespace: 'bench' })
-  for (const utility of [logger, metrics]) {
+  const silence = <T extends object>(utility: T): T =>
     Object.assign(utility, { console: new Console({ stdout: sink, stderr: sink }) })
-  }
+  silence(logger)
+  silence(metrics)
+  // A single metric (the rds adapter's reconnects by reason) is a new instance with a console of its own.
+  const singleMetric = metrics.singleMetric.bind(metrics)
+  metrics.singleMetric = () => silence(singleMetric())
   return { logger, metrics }
 }
