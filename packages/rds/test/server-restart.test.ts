@@ -3,34 +3,26 @@
 // server that accepts only after a long delay (Aurora Serverless v2 resuming from zero).
 import { randomBytes } from 'node:crypto'
 import diagnostics from 'node:diagnostics_channel'
-import { type ReplicatedCluster, startReplicatedCluster, startTcpProxy } from '@rdskit/testing'
+import { startTcpProxy } from '@rdskit/testing'
 import { sharedPostgres } from '@rdskit/testing/vitest'
 import { sql } from 'drizzle-orm'
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { findRdsError, RdsError } from '../src/errors.ts'
 import { channelNames, type RecoverEvent } from '../src/events/index.ts'
 import { writes } from './fixtures/writes.ts'
-import { configOf, container, resetAll } from './helpers.ts'
-import { countRows, createWrites, onWriter, rdsOptionsOn } from './support/writes-cluster.ts'
+import { configOf, container } from './helpers.ts'
+import { countRows, rdsOptionsOn } from './support/writes-cluster.ts'
+import { writesClusterPerFile } from './support/writes-cluster-suite.ts'
 
 const app = { name: 'rds_app', password: `pw-${randomBytes(9).toString('hex')}` }
-let cluster: ReplicatedCluster
-
-beforeAll(async () => {
-  cluster = await startReplicatedCluster({ standbys: 1, tls: true, roles: [app] })
-  await onWriter(cluster, (sql) => createWrites(sql, app))
-}, 120_000)
-afterAll(async () => {
-  await cluster?.stop()
-}, 60_000)
-afterEach(resetAll)
+const cluster = writesClusterPerFile(app)
 
 /** rds options for the writer node's own port: while it is down, connects get a real ECONNREFUSED. */
 const onWriterPort = (extra: Record<string, unknown> = {}) =>
-  rdsOptionsOn(cluster, app, cluster.writer(), extra)
+  rdsOptionsOn(cluster(), app, cluster().writer(), extra)
 
 async function whenDown(node: number) {
-  while (cluster.node(node).pid !== undefined) await new Promise((resolve) => setImmediate(resolve))
+  while (cluster().node(node).pid !== undefined) await new Promise((resolve) => setImmediate(resolve))
 }
 
 const recoverSteps = () => {
@@ -48,13 +40,13 @@ describe('server restarts', () => {
     })
     const warm = container(onWriterPort(), async (_event, context) => context.db.execute(sql`select 1`))
     await warm.invoke({}, 5_000)
-    const restarting = cluster.restart({ mode: 'fast', downMs: 800 })
-    await whenDown(cluster.writer().index)
+    const restarting = cluster().restart({ mode: 'fast', downMs: 800 })
+    await whenDown(cluster().writer().index)
     const [written, warmAgain] = await Promise.allSettled([writer.invoke({}, 6_000), warm.invoke({}, 6_000)])
     await restarting
     expect(written).toEqual({ status: 'fulfilled', value: 'ok' })
     expect(warmAgain.status).toBe('fulfilled')
-    const rows = await countRows(cluster, 'after-refusal')
+    const rows = await countRows(cluster(), 'after-refusal')
     expect(rows).toBe(1)
   }, 30_000)
 
@@ -64,8 +56,8 @@ describe('server restarts', () => {
       context.db.execute(sql`select 1`),
     )
     await client.invoke({}, 5_000)
-    const restarting = cluster.restart({ mode: 'fast', downMs: 800 })
-    await whenDown(cluster.writer().index)
+    const restarting = cluster().restart({ mode: 'fast', downMs: 800 })
+    await whenDown(cluster().writer().index)
     const outcomes = await Promise.allSettled(Array.from({ length: 6 }, () => client.invoke({}, 6_000)))
     await restarting
     events.stop()
@@ -92,7 +84,7 @@ describe('server restarts', () => {
       return 'ok'
     })
     await expect(writer.invoke({}, 5_000)).resolves.toBe('ok')
-    expect(await countRows(cluster, 'refused-then-rerun')).toBe(1)
+    expect(await countRows(cluster(), 'refused-then-rerun')).toBe(1)
   })
 
   test('a session that stays read-only is reported as READ_ONLY (retryable, SQLSTATE 25006) once the re-run is refused too', async () => {
@@ -108,7 +100,7 @@ describe('server restarts', () => {
     expect(found?.code).toBe('READ_ONLY')
     expect(found?.sqlstate).toBe('25006')
     expect(found?.retryable).toBe(true)
-    expect(await countRows(cluster, 'always-refused')).toBe(0)
+    expect(await countRows(cluster(), 'always-refused')).toBe(0)
   })
 })
 

@@ -4,30 +4,21 @@
 // invocation's budget. Once its callback started, it is never re-run: its callback may have done more than SQL.
 import { randomBytes } from 'node:crypto'
 import diagnostics from 'node:diagnostics_channel'
-import { type ReplicatedCluster, startReplicatedCluster } from '@rdskit/testing'
 import { sql } from 'drizzle-orm'
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import { findRdsError } from '../src/errors.ts'
 import { channelNames, type RecoverEvent } from '../src/events/index.ts'
 import { writes } from './fixtures/writes.ts'
-import { container, resetAll } from './helpers.ts'
-import { countRows, createWrites, onWriter, rdsOptionsOn } from './support/writes-cluster.ts'
+import { container } from './helpers.ts'
+import { countRows, rdsOptionsOn } from './support/writes-cluster.ts'
+import { writesClusterPerFile } from './support/writes-cluster-suite.ts'
 
 const app = { name: 'rds_tx', password: `pw-${randomBytes(9).toString('hex')}` }
-let cluster: ReplicatedCluster
-
-beforeAll(async () => {
-  cluster = await startReplicatedCluster({ standbys: 1, tls: true, roles: [app] })
-  await onWriter(cluster, (sql) => createWrites(sql, app))
-}, 120_000)
-afterAll(async () => {
-  await cluster?.stop()
-}, 60_000)
-afterEach(resetAll)
+const cluster = writesClusterPerFile(app)
 
 /** rds options for `target`: the writer node's own port (a real ECONNREFUSED while it is down) or the endpoint. */
 const optionsFor = (target: { host: string; port: number }, extra: Record<string, unknown> = {}) =>
-  rdsOptionsOn(cluster, app, target, extra)
+  rdsOptionsOn(cluster(), app, target, extra)
 
 interface Write {
   token: string
@@ -70,24 +61,26 @@ const until = async (condition: () => boolean | Promise<boolean>) => {
 
 describe('a transaction that could not begin', () => {
   test('begun while the writer is down (connects refused), it commits once the writer is back, in the same invocation, once', async () => {
-    const writer = transactionWriter(cluster.writer())
+    const writer = transactionWriter(cluster().writer())
     await writer.invoke({ token: 'warm-down' }, 5_000)
     let restarting: Promise<unknown> = Promise.resolve()
     // The server goes down once the invocation is in its handler: the transaction's own connect is refused.
     const beforeBegin = async () => {
-      restarting = cluster.restart({ mode: 'fast', downMs: 800 })
-      await until(() => cluster.writer().pid === undefined)
+      restarting = cluster().restart({ mode: 'fast', downMs: 800 })
+      await until(() => cluster().writer().pid === undefined)
     }
     await expect(writer.invoke({ token: 'begun-while-down', beforeBegin }, 6_000)).resolves.toBe('ok')
     await restarting
-    expect(await countRows(cluster, 'begun-while-down')).toBe(1)
+    expect(await countRows(cluster(), 'begun-while-down')).toBe(1)
     expect(writer.callbacks()).toBe(2)
   }, 30_000)
 
   test('begun while the endpoint names a read-only standby, it commits on the writer once the endpoint names it again', async () => {
-    const endpoint = cluster.endpoint()
-    const writerIndex = cluster.writer().index
-    const standby = cluster.nodes().find((node) => node.role === 'standby')?.index as number
+    const endpoint = cluster().endpoint()
+    const writerIndex = cluster().writer().index
+    const standby = cluster()
+      .nodes()
+      .find((node) => node.role === 'standby')?.index as number
     const writer = transactionWriter(endpoint)
     await writer.invoke({ token: 'warm-stale' }, 5_000)
     // Once the invocation is in its handler, its session is cut and the endpoint names the standby.
@@ -101,11 +94,11 @@ describe('a transaction that could not begin', () => {
     await Promise.race([metStandby, committed.catch(() => {})])
     endpoint.retarget(writerIndex)
     await expect(committed).resolves.toBe('ok')
-    expect(await countRows(cluster, 'begun-on-stale-endpoint')).toBe(1)
+    expect(await countRows(cluster(), 'begun-on-stale-endpoint')).toBe(1)
   }, 30_000)
 
   test('queued behind another invocation on the one connection when the server restarts, it commits after the restart; the one cut off mid-callback is not re-run', async () => {
-    const writer = transactionWriter(cluster.writer(), { max: 1 })
+    const writer = transactionWriter(cluster().writer(), { max: 1 })
     await writer.invoke({ token: 'warm-queued' }, 5_000)
     // The first holds the one connection inside its callback; the others wait for it.
     const cut = writer
@@ -115,13 +108,13 @@ describe('a transaction that could not begin', () => {
     const queued = Promise.allSettled(
       Array.from({ length: 3 }, (_, index) => writer.invoke({ token: `queued-${index}` }, 8_000)),
     )
-    await cluster.restart({ mode: 'fast', downMs: 500 })
+    await cluster().restart({ mode: 'fast', downMs: 500 })
     const cutOff = await cut
     expect(findRdsError(cutOff)?.code).toBe('CONNECTION_LOST')
     expect(findRdsError(cutOff)?.retryable).toBe(false)
     expect(await queued).toEqual(Array(3).fill({ status: 'fulfilled', value: 'ok' }))
-    for (const index of [0, 1, 2]) expect(await countRows(cluster, `queued-${index}`)).toBe(1)
-    expect(await countRows(cluster, 'cut-mid-callback')).toBe(0)
+    for (const index of [0, 1, 2]) expect(await countRows(cluster(), `queued-${index}`)).toBe(1)
+    expect(await countRows(cluster(), 'cut-mid-callback')).toBe(0)
     // warm, cut (once: never re-run), three queued.
     expect(writer.callbacks()).toBe(5)
   }, 30_000)

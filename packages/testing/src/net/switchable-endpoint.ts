@@ -1,6 +1,6 @@
-import { connect, createServer, type Socket } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { listenLoopback } from './listen-loopback.ts'
-import { resetSocket } from './reset-socket.ts'
+import { type RelayPair, relayPairs } from './relay-pairs.ts'
 
 export interface Upstream {
   host: string
@@ -27,26 +27,14 @@ export interface SwitchableEndpoint {
 export async function startSwitchableEndpoint(
   route: () => Upstream | undefined,
 ): Promise<SwitchableEndpoint> {
-  const pairs = new Set<{ client: Socket; upstream?: Socket }>()
+  const relay = relayPairs<RelayPair>()
   const server = createServer({ pauseOnConnect: true }, (client) => {
-    const pair: { client: Socket; upstream?: Socket } = { client }
-    pairs.add(pair)
-    const drop = () => {
-      resetSocket(client)
-      resetSocket(pair.upstream)
-      pairs.delete(pair)
-    }
-    client.on('error', drop)
-    client.on('close', () => {
-      pair.upstream?.destroy()
-      pairs.delete(pair)
-    })
+    const pair: RelayPair = { client }
+    relay.track(pair)
     const target = route()
-    if (!target) return drop()
+    if (!target) return relay.reset(pair)
     const upstream = connect({ host: target.host, port: target.port })
-    pair.upstream = upstream
-    upstream.on('error', drop)
-    upstream.on('close', () => client.destroy())
+    relay.link(pair, upstream)
     upstream.once('connect', () => {
       client.pipe(upstream)
       upstream.pipe(client)
@@ -54,28 +42,11 @@ export async function startSwitchableEndpoint(
     })
   })
   const port = await listenLoopback(server)
-  let stopping: Promise<void> | undefined
   return {
     host: '127.0.0.1',
     port,
-    connections: () => [...pairs].filter((pair) => !pair.client.destroyed).length,
-    resetAll() {
-      for (const pair of [...pairs]) {
-        resetSocket(pair.client)
-        resetSocket(pair.upstream)
-      }
-      pairs.clear()
-    },
-    stop() {
-      stopping ??= new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        for (const pair of pairs) {
-          pair.client.destroy()
-          pair.upstream?.destroy()
-        }
-        pairs.clear()
-      })
-      return stopping
-    },
+    connections: relay.connections,
+    resetAll: relay.resetAll,
+    stop: () => relay.stop(server),
   }
 }

@@ -1,11 +1,9 @@
 import { connect, createServer, type Socket } from 'node:net'
 import { listenLoopback } from './listen-loopback.ts'
-import { resetSocket } from './reset-socket.ts'
+import { type RelayPair, relayPairs } from './relay-pairs.ts'
 import type { ResponseStarted, StartTcpProxyOptions, TcpProxy } from './types.ts'
 
-interface Pair {
-  client: Socket
-  upstream: Socket | undefined
+interface Pair extends RelayPair {
   /** Bytes are swallowed both ways on this connection (a peer that went silent). */
   silent: boolean
   /** Client bytes seen before the server answered (handed to the response watcher). */
@@ -52,17 +50,12 @@ export async function startTcpProxy(options: StartTcpProxyOptions): Promise<TcpP
   let swallowing = false
   let armed: Armed | undefined
   let swallowed = 0
-  const pairs = new Set<Pair>()
+  const relay = relayPairs<Pair>()
+  const resetPair = relay.reset
   const swallow = (pair: Pair, chunk: Buffer) => {
     if (!swallowing && !pair.silent) return false
     swallowed += chunk.length
     return true
-  }
-
-  const resetPair = (pair: Pair) => {
-    resetSocket(pair.client)
-    resetSocket(pair.upstream)
-    pairs.delete(pair)
   }
 
   const arm = (fault: Armed) => {
@@ -84,22 +77,12 @@ export async function startTcpProxy(options: StartTcpProxyOptions): Promise<TcpP
     swallow(pair, chunk) || (pair.onServerData?.(chunk) ?? false)
 
   const server = createServer({ pauseOnConnect: true }, (client) => {
-    const pair: Pair = { client, upstream: undefined, silent: false }
-    pairs.add(pair)
-    client.on('error', () => resetPair(pair))
-    client.on('close', () => {
-      if (pair.upstream && !pair.upstream.destroyed) pair.upstream.destroy()
-      pairs.delete(pair)
-    })
+    const pair: Pair = { client, silent: false }
+    relay.track(pair)
     setTimeout(() => {
       if (client.destroyed) return
       const upstream = connect({ host: target.host, port: target.port })
-      pair.upstream = upstream
-      // An upstream reset becomes a reset for the client too, not a polite close.
-      upstream.on('error', () => resetPair(pair))
-      upstream.on('close', () => {
-        if (!client.destroyed) client.destroy()
-      })
+      relay.link(pair, upstream)
       upstream.once('connect', () => {
         forward(client, upstream, claimClientData(pair))
         forward(upstream, client, claimServerData(pair))
@@ -108,16 +91,13 @@ export async function startTcpProxy(options: StartTcpProxyOptions): Promise<TcpP
     }, acceptDelayMs)
   })
   const port = await listenLoopback(server)
-  let stopping: Promise<void> | undefined
 
   return {
     host: '127.0.0.1',
     port,
-    connections: () => [...pairs].filter((pair) => !pair.client.destroyed).length,
+    connections: relay.connections,
     swallowed: () => swallowed,
-    resetAll() {
-      for (const pair of [...pairs]) resetPair(pair)
-    },
+    resetAll: relay.resetAll,
     resetOnNextData(afterClientBytes = 0) {
       if (!Number.isInteger(afterClientBytes) || afterClientBytes < 0) {
         throw new TypeError(
@@ -181,7 +161,7 @@ export async function startTcpProxy(options: StartTcpProxyOptions): Promise<TcpP
       })
     },
     silenceOpenConnections() {
-      for (const pair of pairs) pair.silent = true
+      for (const pair of relay.pairs) pair.silent = true
     },
     blackhole(on) {
       swallowing = on
@@ -190,16 +170,6 @@ export async function startTcpProxy(options: StartTcpProxyOptions): Promise<TcpP
       if (!Number.isFinite(ms) || ms < 0) throw new TypeError(`setAcceptDelay: ms must be >= 0; got ${ms}`)
       acceptDelayMs = ms
     },
-    stop() {
-      stopping ??= new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        for (const pair of [...pairs]) {
-          pair.client.destroy()
-          pair.upstream?.destroy()
-        }
-        pairs.clear()
-      })
-      return stopping
-    },
+    stop: () => relay.stop(server),
   }
 }
