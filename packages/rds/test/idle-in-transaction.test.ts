@@ -49,3 +49,40 @@ it('fails the statement after the server ended an idle transaction as CONNECTION
   expect(after.pid).not.toBe(backend)
   expect((await cluster.sessions({ applicationName: 'idle-in-transaction' })).length).toBe(1)
 })
+
+it('sends nothing to the dead connection from a callback that goes on after its session ended: its next statement fails, the process lives', async () => {
+  let backend = 0
+  let next: Promise<unknown> | undefined
+  let goOn!: () => void
+  const invocationFailed = new Promise<void>((resolve) => {
+    goOn = resolve
+  })
+  const c = container(
+    { config: configOf(database, 'idle-in-transaction-after'), logger: { warn() {} } },
+    async (_event, ctx) =>
+      ctx.db.transaction(async (tx) => {
+        const [row] = await tx.execute(
+          sql`select pg_backend_pid() as pid from accounts where id = 1 for update`,
+        )
+        backend = row?.pid as number
+        // The callback outlives its invocation (it waited on another service): its next statement is sent
+        // only after the invocation failed, before any other invocation renewed the client. postgres.js
+        // would write it from a setImmediate to the connection whose socket it had already dropped.
+        await invocationFailed
+        next = tx.execute(sql`update accounts set balance = balance + 1 where id = 1`).then(
+          () => 'applied',
+          (error: unknown) => error,
+        )
+        await next
+      }),
+  )
+  const error = await c.invoke({}, 15_000).catch((e: unknown) => e)
+  expect(error).toMatchObject({ name: 'RdsError', code: 'CONNECTION_LOST' })
+  expect(backend).toBeGreaterThan(0)
+  goOn()
+  await expect.poll(() => next, { timeout: 5_000 }).toBeDefined()
+  expect(await next).toMatchObject({ cause: { code: 'CONNECTION_DESTROYED' } })
+  // Let a stray write from a setImmediate surface (as an uncaught exception) before the test ends.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  expect((await database.sql`select balance from accounts where id = 1`)[0]?.balance).toBe(100)
+})

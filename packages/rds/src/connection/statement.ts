@@ -149,6 +149,7 @@ export function createStatements(
   const unsafe = (...args: Parameters<Sql['unsafe']>) => new GuardedQuery(guard, args)
   const begin = guardedBegin({
     fresh: guard.fresh,
+    renewIfBroken: () => void lifecycle.fresh(),
     recovery: () => recoveryFor(invocations.current()),
     sent: guard.sent,
     settled: guard.settled,

@@ -14,6 +14,8 @@ type Callback = (tx: TransactionSql) => unknown
 export interface TransactionGuard {
   /** The postgres.js client to begin on (renewed first after a loss). */
   fresh(): Sql
+  /** Replaces the postgres.js client now if a session was lost under it; its connections then end. */
+  renewIfBroken(): void
   /** The recovery of the invocation the transaction runs for. */
   recovery(): RecoveryContext
   sent(): void
@@ -41,7 +43,13 @@ export function guardedBegin(guard: TransactionGuard) {
       const sql = guard.fresh()
       const pending = mode === undefined ? sql.begin(run) : sql.begin(mode, run)
       return pending.catch((error: unknown) => {
-        throw started ? new AfterCallbackStarted(error) : error
+        if (!started) throw error
+        // postgres.js rejects a transaction whose session closed but leaves its callback running, and that
+        // callback's next statement (or the ROLLBACK postgres.js sends when it fails) is written from a
+        // setImmediate to a connection whose socket is gone: an uncaught TypeError that ends the container
+        // (porsager/postgres#1208). Ending the old client now marks that connection terminated, so they fail.
+        guard.renewIfBroken()
+        throw new AfterCallbackStarted(error)
       })
     }
     guard.sent()
